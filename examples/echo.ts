@@ -1,0 +1,43 @@
+/**
+ * Echo server: every message goes back unchanged (text as text, binary as binary).
+ * Run: npm run echo -- --port 9001
+ */
+import { parseArgs } from 'node:util';
+import { createServer, type Endpoint, type Message, type Websocket } from '../src/index.js';
+
+export class EchoApp implements Websocket {
+  #endpoint: Endpoint | null = null;
+
+  onStart(endpoint: Endpoint): void {
+    this.#endpoint = endpoint;
+  }
+
+  async onData(clientId: number, message: Message): Promise<void> {
+    const endpoint = this.#endpoint as Endpoint;
+    const result = message.isBinary
+      ? await endpoint.sendBinary(await message.buffer(), clientId)
+      : await endpoint.send(await message.text(), clientId);
+    // A client that closed meanwhile is not an app failure.
+    if (!result.ok && result.error.code !== 'WSA_ERR_CLIENT_CLOSING') throw result.error;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '9001' }, host: { type: 'string' } } });
+  const server = createServer(new EchoApp(), { port: Number(values.port), host: values.host });
+  await server.start();
+  const address = server.address();
+  console.log(`echo server listening on ws://${values.host ?? 'localhost'}:${address?.port ?? values.port}`);
+  const shutdown = (): void => {
+    void server.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * RFC 6455 close codes and the one function that maps every reason a connection closes to
+ * the code reported in `onClose` and sent to the peer.
+ */
+
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  NO_STATUS: 1005,
+  ABNORMAL: 1006,
+  INVALID_PAYLOAD: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  MANDATORY_EXTENSION: 1010,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013,
+} as const;
+
+/** Why a connection closed; each kind has one code (or carries the code it was given). */
+export type CloseCause =
+  | { kind: 'peer'; code: number; reason: string }
+  | { kind: 'app'; code: number; reason: string }
+  | { kind: 'dropped' }
+  | { kind: 'server-stop' }
+  | { kind: 'hook-failed'; hook: string }
+  | { kind: 'protocol'; code: number; reason: string };
+
+export type CloseCauseKind = CloseCause['kind'];
+
+/** The close code and reason for a cause. */
+export function closeCodeFor(cause: CloseCause): { code: number; reason: string } {
+  switch (cause.kind) {
+    case 'peer':
+    case 'app':
+    case 'protocol':
+      return { code: cause.code, reason: cause.reason };
+    case 'dropped':
+      return { code: CloseCode.ABNORMAL, reason: '' };
+    case 'server-stop':
+      return { code: CloseCode.GOING_AWAY, reason: 'Server shutting down' };
+    case 'hook-failed':
+      return { code: CloseCode.INTERNAL_ERROR, reason: 'Internal server error, aborting' };
+  }
+}
+
+/**
+ * Codes an application may send in a close frame (RFC 6455 7.4): 1000-1003, 1007-1014 and
+ * 3000-4999. 1004-1006 and 1015 are reserved and never go on the wire.
+ */
+export function isSendableCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
+  if (code >= 3000 && code <= 4999) return true;
+  return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
+}
+
+/** Maps the `code` of an error from the `ws` receiver to the close code `ws` sent for it. */
+export function closeCodeForWsError(wsCode: string | undefined): number {
+  switch (wsCode) {
+    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
+      return CloseCode.MESSAGE_TOO_BIG;
+    case 'WS_ERR_INVALID_UTF8':
+      return CloseCode.INVALID_PAYLOAD;
+    default:
+      return CloseCode.PROTOCOL_ERROR;
+  }
+}

@@ -1,0 +1,43 @@
+import type { WsActorError } from '../errors.js';
+import type { ClientInfo } from './client-info.js';
+
+/** Outcome of a send to one client. Never rejects: failures come back as `ok: false`. */
+export type SendResult = { readonly ok: true } | { readonly ok: false; readonly error: WsActorError };
+
+/** Outcome of a broadcast or multicast: which clients got the data, which failed and why. */
+export interface BroadcastResult {
+  readonly sent: readonly number[];
+  readonly failed: readonly { readonly clientId: number; readonly error: WsActorError }[];
+}
+
+/** Binary payloads an Endpoint accepts. */
+export type BinaryData = Buffer | Uint8Array | ArrayBuffer;
+
+/**
+ * How an app talks to its clients; handed to `onStart`. No method throws for a bad client
+ * id; sends resolve once the data was handed to the OS, and sends to one client keep call
+ * order, broadcasts included.
+ */
+export interface Endpoint {
+  /** Sends a text message to one client. */
+  send(data: string, clientId: number): Promise<SendResult>;
+  /** Sends a binary message to one client. */
+  sendBinary(data: BinaryData, clientId: number): Promise<SendResult>;
+  /** Sends a text message to every open client except `exceptIds`; encodes it once. */
+  broadcast(data: string, exceptIds?: readonly number[]): Promise<BroadcastResult>;
+  /** Binary form of {@link Endpoint.broadcast}. */
+  broadcastBinary(data: BinaryData, exceptIds?: readonly number[]): Promise<BroadcastResult>;
+  /** Sends a text message to the listed clients. */
+  multicast(data: string, clientIds: readonly number[]): Promise<BroadcastResult>;
+  /** Binary form of {@link Endpoint.multicast}. */
+  multicastBinary(data: BinaryData, clientIds: readonly number[]): Promise<BroadcastResult>;
+  /**
+   * Begins closing a client (default code 1000). Resolves once the close began; `onClose`
+   * follows when the socket is gone. Unknown/closing clients and invalid codes give `ok: false`.
+   */
+  close(clientId: number, code?: number, reason?: string): Promise<SendResult>;
+  /** Counters and timestamps of a client, or undefined when no such client is connected. */
+  getInfo(clientId: number): ClientInfo | undefined;
+  /** Ids of clients that completed the handshake and whose `onClose` has not finished. */
+  getClients(): number[];
+}

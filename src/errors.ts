@@ -1,0 +1,84 @@
+/**
+ * Every error wsactor creates, each with a stable `code`. Endpoint calls never throw these
+ * for bad client ids: they come back inside a {@link SendResult}. Options and handshake
+ * responses throw them, because those are programming errors found at once.
+ */
+
+/** Stable error codes; the README lists each one. */
+export const ErrorCodes = {
+  INVALID_OPTION: 'WSA_ERR_INVALID_OPTION',
+  UNKNOWN_CLIENT: 'WSA_ERR_UNKNOWN_CLIENT',
+  CLIENT_CLOSING: 'WSA_ERR_CLIENT_CLOSING',
+  SEND_FAILED: 'WSA_ERR_SEND_FAILED',
+  INVALID_DATA: 'WSA_ERR_INVALID_DATA',
+  INVALID_CLOSE_CODE: 'WSA_ERR_INVALID_CLOSE_CODE',
+  INVALID_CLOSE_REASON: 'WSA_ERR_INVALID_CLOSE_REASON',
+  INVALID_STATUS: 'WSA_ERR_INVALID_STATUS',
+  INVALID_HEADER: 'WSA_ERR_INVALID_HEADER',
+  INVALID_SUBPROTOCOL: 'WSA_ERR_INVALID_SUBPROTOCOL',
+  HANDSHAKE_SETTLED: 'WSA_ERR_HANDSHAKE_SETTLED',
+  SERVER_STATE: 'WSA_ERR_SERVER_STATE',
+  HOOK_FAILED: 'WSA_ERR_HOOK_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Base class of every error wsactor creates. */
+export class WsActorError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option passed to `createServer` is unknown or has a bad value. */
+export class InvalidOptionError extends WsActorError {
+  constructor(message: string) {
+    super(ErrorCodes.INVALID_OPTION, message);
+  }
+}
+
+/** No client with this id is connected (never was, or already closed). */
+export class UnknownClientError extends WsActorError {
+  constructor(readonly clientId: number) {
+    super(ErrorCodes.UNKNOWN_CLIENT, `Unknown client ${String(clientId)}`);
+  }
+}
+
+/** The client's close has begun; nothing more can be sent to it. */
+export class ClientClosingError extends WsActorError {
+  constructor(readonly clientId: number) {
+    super(ErrorCodes.CLIENT_CLOSING, `Client ${clientId} is closing`);
+  }
+}
+
+/** The socket refused or failed the write. */
+export class SendFailedError extends WsActorError {
+  constructor(readonly clientId: number, cause: unknown) {
+    super(ErrorCodes.SEND_FAILED, `Send to client ${clientId} failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** A bad argument to an Endpoint or handshake call (data type, close code, status, header). */
+export class InvalidArgumentError extends WsActorError {}
+
+/** `start()`/`stop()` called in a state that does not allow it. */
+export class ServerStateError extends WsActorError {
+  constructor(message: string) {
+    super(ErrorCodes.SERVER_STATE, message);
+  }
+}
+
+/** An app hook threw or rejected; reported to the logger with this wrapper. */
+export class HookError extends WsActorError {
+  constructor(readonly hook: string, readonly clientId: number | null, cause: unknown) {
+    const who = clientId === null ? '' : ` for client ${clientId}`;
+    super(ErrorCodes.HOOK_FAILED, `${hook} failed${who}: ${describe(cause)}`, { cause });
+  }
+}
+
+function describe(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}

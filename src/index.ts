@@ -1,0 +1,24 @@
+/** wsactor: the Aerys Websocket interface on Node.js, one XState actor per connection. */
+export { createServer, WsActorServer, type ServerState } from './runtime/server.js';
+export type { Websocket, HandshakeRequest, HandshakeResponse } from './types.js';
+export type { Endpoint, SendResult, BroadcastResult, BinaryData } from './endpoint/types.js';
+export type { ClientInfo, ConnectionState } from './endpoint/client-info.js';
+export { Message } from './runtime/message.js';
+export { defaultOptions, type ServerOptions } from './options.js';
+export type { Clock } from './runtime/clock.js';
+export type { Logger } from './runtime/logger.js';
+export { CloseCode, closeCodeFor, isSendableCloseCode, type CloseCause } from './close-codes.js';
+export {
+  ErrorCodes,
+  WsActorError,
+  InvalidOptionError,
+  UnknownClientError,
+  ClientClosingError,
+  SendFailedError,
+  InvalidArgumentError,
+  ServerStateError,
+  HookError,
+  type ErrorCode,
+} from './errors.js';
+export { connectionMachine, type ConnectionEvent, type ConnectionCommand } from './machines/connection.js';
+export { supervisorMachine, type SupervisorEvent } from './machines/supervisor.js';

@@ -1,0 +1,162 @@
+/**
+ * The lifecycle of one connection, as a pure machine: it decides which hook runs on which
+ * transition and emits commands (`cmd.*`) that the runtime carries out. Data messages never
+ * pass through it (see docs/lifecycle.md for why); the runtime reports what it needs.
+ */
+import { assign, emit, setup } from 'xstate';
+import type { CloseCause } from '../close-codes.js';
+import { closeCodeFor } from '../close-codes.js';
+
+export interface ConnectionInput {
+  clientId: number;
+}
+
+/** How a connection ended: after `onClose` (closed), or without ever opening. */
+export type ConnectionOutcome = 'closed' | 'rejected' | 'aborted';
+
+export interface ConnectionContext {
+  clientId: number;
+  cause: CloseCause | null;
+  closeCode: number | null;
+  closeReason: string;
+  rejectStatus: number | null;
+  socketGone: boolean;
+  drained: boolean;
+  outcome: ConnectionOutcome | null;
+}
+
+/** Events the runtime sends; names are dotted and namespaced under `conn.`. */
+export type ConnectionEvent =
+  | { type: 'conn.handshake.accepted' }
+  | { type: 'conn.handshake.rejected'; status: number }
+  | { type: 'conn.upgraded' }
+  | { type: 'conn.opened' }
+  | { type: 'conn.close.begin'; cause: CloseCause }
+  | { type: 'conn.drained' }
+  | { type: 'conn.socket.gone' }
+  | { type: 'conn.closed' };
+
+/** Commands the machine emits for the runtime. */
+export type ConnectionCommand =
+  | { type: 'cmd.handshake' }
+  | { type: 'cmd.upgrade' }
+  | { type: 'cmd.reject'; status: number }
+  | { type: 'cmd.open' }
+  | { type: 'cmd.close'; cause: CloseCause; code: number; reason: string; dropPending: boolean }
+  | { type: 'cmd.notifyClose'; code: number; reason: string }
+  | { type: 'cmd.release'; outcome: ConnectionOutcome };
+
+/**
+ * Whether messages read before the close began are dropped rather than delivered (C4):
+ * only when the app closed the client or a hook failed.
+ */
+export function dropsPending(cause: CloseCause): boolean {
+  return cause.kind === 'app' || cause.kind === 'hook-failed';
+}
+
+/** Whether the server must send the close frame (the peer has not closed the socket). */
+export function serverInitiated(cause: CloseCause): boolean {
+  return cause.kind !== 'peer' && cause.kind !== 'dropped';
+}
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput,
+    emitted: {} as ConnectionCommand,
+  },
+  guards: {
+    readyToNotify: ({ context }) => context.socketGone && context.drained,
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({
+    clientId: input.clientId,
+    cause: null,
+    closeCode: null,
+    closeReason: '',
+    rejectStatus: null,
+    socketGone: false,
+    drained: false,
+    outcome: null,
+  }),
+  initial: 'handshaking',
+  states: {
+    handshaking: {
+      initial: 'deciding',
+      states: {
+        deciding: {
+          entry: emit({ type: 'cmd.handshake' }),
+          on: { 'conn.handshake.accepted': 'upgrading' },
+        },
+        upgrading: {
+          entry: emit({ type: 'cmd.upgrade' }),
+          on: { 'conn.upgraded': '#connection.open' },
+        },
+      },
+      on: {
+        'conn.handshake.rejected': {
+          target: 'closed',
+          actions: [
+            assign({ outcome: 'rejected', rejectStatus: ({ event }) => event.status }),
+            emit(({ event }) => ({ type: 'cmd.reject' as const, status: event.status })),
+          ],
+        },
+        'conn.socket.gone': { target: 'closed', actions: assign({ outcome: 'aborted', socketGone: true }) },
+      },
+    },
+    open: {
+      initial: 'opening',
+      states: {
+        opening: {
+          entry: emit({ type: 'cmd.open' }),
+          on: { 'conn.opened': 'ready' },
+        },
+        ready: {},
+      },
+      on: {
+        'conn.close.begin': {
+          target: 'closing',
+          actions: assign(({ event }) => {
+            const { code, reason } = closeCodeFor(event.cause);
+            return { cause: event.cause, closeCode: code, closeReason: reason };
+          }),
+        },
+      },
+    },
+    closing: {
+      entry: emit(({ context }) => ({
+        type: 'cmd.close' as const,
+        cause: context.cause as CloseCause,
+        code: context.closeCode as number,
+        reason: context.closeReason,
+        dropPending: dropsPending(context.cause as CloseCause),
+      })),
+      initial: 'draining',
+      states: {
+        draining: {
+          always: { guard: 'readyToNotify', target: 'notifying' },
+        },
+        notifying: {
+          entry: emit(({ context }) => ({
+            type: 'cmd.notifyClose' as const,
+            code: context.closeCode as number,
+            reason: context.closeReason,
+          })),
+          on: { 'conn.closed': { target: '#connection.closed', actions: assign({ outcome: 'closed' }) } },
+        },
+      },
+      on: {
+        'conn.socket.gone': { actions: assign({ socketGone: true }) },
+        'conn.drained': { actions: assign({ drained: true }) },
+      },
+    },
+    closed: {
+      type: 'final',
+      entry: emit(({ context }) => ({ type: 'cmd.release' as const, outcome: context.outcome ?? 'aborted' })),
+    },
+  },
+});
+
+export type ConnectionMachine = typeof connectionMachine;

@@ -1,0 +1,63 @@
+/**
+ * RFC 6455 section 4.2.1 checks, run before `onHandshake` (which is not called when one
+ * fails). Pure: takes the parsed request, returns the answer to send.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type HandshakeCheck =
+  | { ok: true; key: string; subprotocols: string[] }
+  | { ok: false; status: number; headers: Record<string, string>; body: string };
+
+export interface UpgradeRequestLike {
+  method?: string | undefined;
+  httpVersion: string;
+  headers: IncomingHttpHeaders;
+}
+
+const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+
+function fail(status: number, body: string, headers: Record<string, string> = {}): HandshakeCheck {
+  return { ok: false, status, headers, body };
+}
+
+function headerTokens(value: string | string[] | undefined): string[] {
+  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return joined
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token.length > 0);
+}
+
+/** Parses `Sec-WebSocket-Protocol` into the offered subprotocols, keeping their case and order. */
+export function parseSubprotocols(value: string | string[] | undefined): string[] {
+  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return joined
+    .split(',')
+    .map((token) => token.trim())
+    .filter((token) => token.length > 0);
+}
+
+/** Checks an upgrade request, in the order Aerys did. */
+export function checkUpgradeRequest(req: UpgradeRequestLike): HandshakeCheck {
+  const { headers } = req;
+  if (req.method !== 'GET') return fail(405, 'Method Not Allowed', { Allow: 'GET' });
+  if (req.httpVersion !== '1.1') return fail(505, 'HTTP Version Not Supported');
+  const length = headers['content-length'];
+  if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
+    return fail(400, 'Bad Request: a WebSocket upgrade request has no body');
+  }
+  if (!headerTokens(headers.upgrade).includes('websocket')) {
+    return fail(426, 'Upgrade Required: "Upgrade: websocket" header missing', { Upgrade: 'websocket' });
+  }
+  if (!headerTokens(headers.connection).includes('upgrade')) {
+    return fail(426, 'Upgrade Required: "Connection: Upgrade" header missing', { Upgrade: 'websocket' });
+  }
+  const key = headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !KEY_PATTERN.test(key.trim())) {
+    return fail(400, 'Bad Request: missing or invalid Sec-WebSocket-Key');
+  }
+  if (headers['sec-websocket-version'] !== '13') {
+    return fail(400, 'Bad Request: unsupported Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '13' });
+  }
+  return { ok: true, key: key.trim(), subprotocols: parseSubprotocols(headers['sec-websocket-protocol']) };
+}

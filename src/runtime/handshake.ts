@@ -1,0 +1,109 @@
+/** The request/response objects `onHandshake` receives, and writing a rejection. */
+import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCodes, InvalidArgumentError } from '../errors.js';
+import type { HandshakeRequest, HandshakeResponse } from '../types.js';
+
+const RESERVED_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-accept',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'content-length',
+  'transfer-encoding',
+]);
+
+export function createHandshakeRequest(req: IncomingMessage, subprotocols: string[]): HandshakeRequest {
+  const url = req.url ?? '/';
+  const parsed = new URL(url, 'http://localhost');
+  return {
+    method: req.method ?? 'GET',
+    url,
+    path: parsed.pathname,
+    query: parsed.searchParams,
+    headers: req.headers,
+    remoteAddress: req.socket.remoteAddress,
+    remotePort: req.socket.remotePort,
+    subprotocols,
+    origin: req.headers.origin,
+    raw: req,
+  };
+}
+
+/** Collects what `onHandshake` decided. Calls after the hook settled are refused. */
+export class HandshakeDecision implements HandshakeResponse {
+  readonly headers: [string, string | readonly string[]][] = [];
+  subprotocol: string | undefined;
+  rejection: { status: number; body: string } | undefined;
+  settled = false;
+
+  constructor(private readonly offered: readonly string[]) {}
+
+  setHeader(name: string, value: string | readonly string[]): void {
+    this.#assertOpen();
+    try {
+      validateHeaderName(name);
+      for (const v of typeof value === 'string' ? [value] : value) validateHeaderValue(name, v);
+    } catch (error) {
+      throw new InvalidArgumentError(ErrorCodes.INVALID_HEADER, `Invalid header "${name}"`, { cause: error });
+    }
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new InvalidArgumentError(ErrorCodes.INVALID_HEADER, `Header "${name}" is set by the server`);
+    }
+    this.headers.push([name, value]);
+  }
+
+  setSubprotocol(protocol: string): void {
+    this.#assertOpen();
+    if (!this.offered.includes(protocol)) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_SUBPROTOCOL,
+        `Subprotocol "${protocol}" was not offered (offered: ${this.offered.join(', ') || 'none'})`,
+      );
+    }
+    this.subprotocol = protocol;
+  }
+
+  reject(status: number, body = ''): void {
+    this.#assertOpen();
+    if (!Number.isInteger(status) || status < 300 || status > 599) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_STATUS,
+        `Rejection status must be an integer from 300 to 599, got ${String(status)}`,
+      );
+    }
+    this.rejection = { status, body: String(body) };
+  }
+
+  #assertOpen(): void {
+    if (this.settled) {
+      throw new InvalidArgumentError(ErrorCodes.HANDSHAKE_SETTLED, 'The handshake was already answered');
+    }
+  }
+}
+
+/** Writes a complete HTTP error response on a raw upgrade socket and closes it. */
+export function writeHttpRejection(
+  socket: Duplex,
+  status: number,
+  body: string,
+  headers: Iterable<[string, string | readonly string[]]> = [],
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const payload = Buffer.from(body, 'utf8');
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${payload.length}`,
+  ];
+  for (const [name, value] of headers) {
+    for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), payload]));
+}

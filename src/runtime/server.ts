@@ -1,0 +1,263 @@
+/**
+ * The server: owns the supervisor actor, the listening (or borrowed) HTTP server, the
+ * upgrade path and the directory of live connections.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { ClientEndpoint } from '../endpoint/endpoint.js';
+import type { Endpoint } from '../endpoint/types.js';
+import { HookError, ServerStateError } from '../errors.js';
+import type { ConnectionOutcome } from '../machines/connection.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
+import type { Websocket } from '../types.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import { checkUpgradeRequest } from './handshake-checks.js';
+import { writeHttpRejection, type HandshakeDecision } from './handshake.js';
+import { callHook } from './hooks.js';
+
+/** Client ids are unique in the process and never reused, across servers too. */
+let nextClientId = 1;
+
+function supervisorFor(start: () => Promise<void>, stop: () => Promise<void>) {
+  return supervisorMachine.provide({
+    actors: { start: fromPromise(start), stop: fromPromise(stop) },
+  });
+}
+
+/** Server lifecycle states, as the supervisor actor names them. */
+export type ServerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** A running (or runnable) wsactor server. Create it with {@link createServer}. */
+export class WsActorServer<H = unknown> {
+  /** The Endpoint handed to `onStart`; usable from outside the app too. */
+  readonly endpoint: Endpoint;
+  /** The supervisor actor; connection actors are created with it as parent. */
+  readonly supervisor: Actor<ReturnType<typeof supervisorFor>>;
+  readonly #options: ResolvedOptions;
+  readonly #app: Websocket<H>;
+  readonly #open = new Map<number, Connection>();
+  readonly #live = new Set<Connection>();
+  readonly #rawSockets = new Set<Duplex>();
+  readonly #wss: WebSocketServer;
+  readonly #decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
+  #http: HttpServer | null = null;
+  #accepting = false;
+  #idleWaiters: (() => void)[] = [];
+  #startPromise: Promise<void> | null = null;
+  #stopPromise: Promise<void> | null = null;
+  readonly #host: ConnectionHost;
+
+  constructor(app: Websocket<H>, options: ServerOptions = {}) {
+    this.#options = resolveOptions(options);
+    this.#app = app;
+    this.endpoint = new ClientEndpoint(this.#open);
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.#options.maxPayload,
+      perMessageDeflate: this.#options.perMessageDeflate,
+      handleProtocols: (_offered, req) => this.#decisions.get(req)?.subprotocol ?? false,
+    });
+    this.#wss.on('headers', (headers, req) => {
+      for (const [name, value] of this.#decisions.get(req)?.headers ?? []) {
+        for (const v of typeof value === 'string' ? [value] : value) headers.push(`${name}: ${v}`);
+      }
+    });
+    this.#wss.on('error', (error) => this.#options.logger.error('ws server error', error));
+    this.supervisor = createActor(
+      supervisorFor(
+        () => this.#doStart(),
+        () => this.#doStop(),
+      ),
+    );
+    this.supervisor.subscribe({ error: (error) => this.#options.logger.error('supervisor failed', error) });
+    this.supervisor.start();
+    this.#host = this.#makeHost();
+  }
+
+  /** Current lifecycle state of the server. */
+  get state(): ServerState {
+    return this.supervisor.getSnapshot().value as ServerState;
+  }
+
+  /** Address the server listens on (standalone mode, while running), else null. */
+  address(): AddressInfo | null {
+    const address = (this.#http ?? this.#options.server)?.address();
+    return address !== null && typeof address === 'object' ? address : null;
+  }
+
+  /** Runs `onStart`, then listens (or attaches). Rejects, leaving nothing listening, if either fails. */
+  start(): Promise<void> {
+    if (this.#startPromise !== null) return this.#startPromise;
+    if (this.#stopPromise !== null) return Promise.reject(new ServerStateError('Server was stopped; create a new one'));
+    this.supervisor.send({ type: 'server.start' });
+    this.#startPromise = waitFor(this.supervisor, (s) => s.value !== 'starting').then((s) => {
+      if (s.value !== 'running') throw s.context.error;
+    });
+    return this.#startPromise;
+  }
+
+  /**
+   * Stops: new upgrades get 503, `onStop` runs once, every client is closed with 1001, and
+   * this resolves after every `onClose` settled and every socket is gone. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    if (this.#stopPromise !== null) return this.#stopPromise;
+    const started = this.#startPromise ?? Promise.resolve();
+    this.#stopPromise = started
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.state === 'running' || this.state === 'idle') this.supervisor.send({ type: 'server.stop' });
+        await waitFor(this.supervisor, (s) => s.status === 'done');
+      });
+    return this.#stopPromise;
+  }
+
+  async #doStart(): Promise<void> {
+    const { onStart } = this.#app;
+    if (onStart !== undefined) {
+      const outcome = await callHook(() => onStart.call(this.#app, this.endpoint));
+      if (!outcome.ok) throw new HookError('onStart', null, outcome.error);
+    }
+    try {
+      await this.#listen();
+    } catch (error) {
+      await this.#runOnStop();
+      throw error;
+    }
+    this.#accepting = true;
+  }
+
+  async #listen(): Promise<void> {
+    const attached = this.#options.server;
+    if (attached !== undefined) {
+      attached.on('upgrade', this.#onUpgrade);
+      return;
+    }
+    const http = createHttpServer();
+    http.on('upgrade', this.#onUpgrade);
+    http.on('request', this.#onRequest);
+    http.on('clientError', (_error, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.#options.port, this.#options.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    http.on('error', (error) => this.#options.logger.error('http server error', error));
+    this.#http = http;
+  }
+
+  async #doStop(): Promise<void> {
+    this.#accepting = false;
+    await this.#runOnStop();
+    for (const conn of this.#open.values()) conn.beginClose({ kind: 'server-stop' });
+    await this.#whenIdle();
+    const attached = this.#options.server;
+    if (attached !== undefined) attached.off('upgrade', this.#onUpgrade);
+    const http = this.#http;
+    if (http !== null) {
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    }
+    for (const socket of this.#rawSockets) socket.destroy();
+  }
+
+  async #runOnStop(): Promise<void> {
+    const { onStop } = this.#app;
+    if (onStop === undefined) return;
+    const outcome = await callHook(() => onStop.call(this.#app));
+    if (!outcome.ok) this.#options.logger.error(new HookError('onStop', null, outcome.error).message, outcome.error);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #matchesPath(req: IncomingMessage): boolean {
+    const { path } = this.#options;
+    if (path === undefined) return true;
+    return new URL(req.url ?? '/', 'http://localhost').pathname === path;
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    res.on('error', () => undefined);
+    if (!this.#matchesPath(req)) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
+      return;
+    }
+    const check = checkUpgradeRequest(req);
+    const answer = check.ok ? { status: 426, headers: { Upgrade: 'websocket' }, body: 'Upgrade Required' } : check;
+    res.writeHead(answer.status, { 'Content-Type': 'text/plain; charset=utf-8', ...answer.headers }).end(answer.body);
+  };
+
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => undefined); // a reset during the handshake must not crash us
+    if (!this.#matchesPath(req)) {
+      // Beside other upgrade listeners, a foreign path is theirs to answer.
+      const owner = this.#options.server;
+      if (owner === undefined || owner.listenerCount('upgrade') <= 1) this.#rejectRaw(socket, 404, 'Not Found');
+      return;
+    }
+    const check = checkUpgradeRequest(req);
+    if (!check.ok) {
+      this.#rejectRaw(socket, check.status, check.body, Object.entries(check.headers));
+      return;
+    }
+    if (!this.#accepting) {
+      this.#rejectRaw(socket, 503, 'Service Unavailable: server is not running');
+      return;
+    }
+    const conn = new Connection(nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
+    this.#live.add(conn);
+    conn.start();
+  };
+
+  #rejectRaw(socket: Duplex, status: number, body: string, headers: [string, string][] = []): void {
+    this.#rawSockets.add(socket);
+    socket.once('close', () => this.#rawSockets.delete(socket));
+    writeHttpRejection(socket, status, body, headers);
+  }
+
+  #makeHost(): ConnectionHost {
+    return {
+      app: this.#app as Websocket<unknown>,
+      options: this.#options,
+      supervisor: this.supervisor,
+      isAccepting: () => this.#accepting,
+      upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
+        const { req, socket, head } = conn.upgradeRequest;
+        this.#decisions.set(req, decision);
+        this.#wss.handleUpgrade(req, socket, head, onUpgraded);
+      },
+      opened: (conn: Connection) => {
+        this.#open.set(conn.id, conn);
+      },
+      released: (conn: Connection, _outcome: ConnectionOutcome) => {
+        this.#open.delete(conn.id);
+        this.#live.delete(conn);
+        if (this.#live.size === 0) {
+          const waiters = this.#idleWaiters;
+          this.#idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      },
+    };
+  }
+}
+
+/**
+ * Creates a server for `app`. Options are validated now: an unknown option or a bad value
+ * throws {@link InvalidOptionError}.
+ */
+export function createServer<H>(app: Websocket<H>, options?: ServerOptions): WsActorServer<H> {
+  return new WsActorServer(app, options);
+}
