@@ -1,0 +1,181 @@
+/**
+ * Chat server: one HTTP server serves the page at `/` and the chat WebSocket at `/chat`.
+ *
+ * Run: npm start                      (port from $PORT, default 1337; host from $HOST, default 0.0.0.0)
+ *      npm start -- --port 8080 --host 127.0.0.1
+ */
+import { readFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createServer } from '../../src/index.js';
+import { ChatApp } from './app.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const INDEX_HTML = join(here, 'public', 'index.html');
+const DEFAULT_PORT = 1337;
+const DEFAULT_HOST = '0.0.0.0';
+/** Frames above this close the client with 1009; the app itself answers anything above 4 KB with an error. */
+const MAX_PAYLOAD = 64 * 1024;
+
+export interface ChatServerOptions {
+  port: number;
+  host: string;
+  app?: ChatApp;
+}
+
+export interface RunningChatServer {
+  /** The port actually bound (differs from the requested one when that was 0). */
+  readonly port: number;
+  readonly http: HttpServer;
+  /** Stops the WebSocket server (clients get 1001), then closes the HTTP server. */
+  stop(): Promise<void>;
+}
+
+/** Starts the page and the chat socket on one HTTP server. Rejects, leaving nothing running, on failure. */
+export async function startChatServer({ port, host, app = new ChatApp() }: ChatServerOptions): Promise<RunningChatServer> {
+  const page = await readFile(INDEX_HTML);
+  const http = createHttpServer((req, res) => servePage(page, req, res));
+  http.on('clientError', (_error, socket) => socket.destroy());
+  const chat = createServer(app, { server: http, path: '/chat', maxPayload: MAX_PAYLOAD });
+
+  const closeHttp = (): Promise<void> =>
+    new Promise((resolve) => {
+      http.close(() => resolve());
+      http.closeAllConnections();
+    });
+
+  // Listen first, so a busy port fails before the app ever starts (and no onStop runs).
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    await chat.start();
+  } catch (error) {
+    await closeHttp();
+    throw error;
+  }
+  http.on('error', (error) => console.error('http server error', error));
+
+  const address = http.address();
+  return {
+    port: address !== null && typeof address === 'object' ? address.port : port,
+    http,
+    async stop() {
+      await chat.stop();
+      await closeHttp();
+    },
+  };
+}
+
+function servePage(page: Buffer, req: IncomingMessage, res: ServerResponse): void {
+  res.on('error', () => undefined);
+  const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+  if (pathname === '/chat') {
+    // A plain request to the socket path; upgrades never reach this handler.
+    res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' }).end('Upgrade Required');
+    return;
+  }
+  if (pathname !== '/' && pathname !== '/index.html') {
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed');
+    return;
+  }
+  res.writeHead(200, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': page.length,
+    'Cache-Control': 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : page);
+}
+
+/** Port from `--port`, else `$PORT`, else 1337; throws on anything that is not 0-65535. */
+function parsePort(value: string | undefined, source: string): number {
+  if (value === undefined || value === '') return DEFAULT_PORT;
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(port) || port > 65535) throw new Error(`Invalid port ${JSON.stringify(value)} from ${source}: expected 0-65535`);
+  return port;
+}
+
+function listenFailure(error: unknown, host: string, port: number): string | null {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EADDRINUSE') return `Port ${port} is already in use on ${host}. Stop the other process, or pick another port with PORT=N or --port N.`;
+  if (code === 'EACCES') return `Permission denied to listen on ${host}:${port}. Pick a port above 1023 with PORT=N or --port N.`;
+  if (code === 'EADDRNOTAVAIL') return `Cannot listen on ${host}: address not available on this machine.`;
+  return null;
+}
+
+async function main(): Promise<void> {
+  let values: { port?: string | undefined; host?: string | undefined };
+  try {
+    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\nUsage: tsx examples/chat/server.ts [--port N] [--host ADDRESS]`);
+    process.exit(1);
+  }
+  let port: number;
+  try {
+    port = values.port !== undefined ? parsePort(values.port, '--port') : parsePort(process.env.PORT, 'PORT');
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+  const host = values.host ?? (process.env.HOST || DEFAULT_HOST);
+
+  let running: RunningChatServer;
+  try {
+    running = await startChatServer({ port, host });
+  } catch (error) {
+    const message = listenFailure(error, host, port);
+    if (message === null) console.error('wsactor chat failed to start:', error);
+    else console.error(`wsactor chat failed to start: ${message}`);
+    process.exit(1);
+  }
+  console.log(`wsactor chat running at http://localhost:${running.port}`);
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      console.error(`${signal} again, exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`${signal} received, shutting down`);
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
