@@ -61,6 +61,7 @@ export class Connection {
   #active = 0;
   #opened = false;
   #closeBegun = false;
+  #failed = false;
   #drainedSent = false;
   #paused = false;
   #closeTimer: unknown = null;
@@ -93,8 +94,13 @@ export class Connection {
     return this.#info.state;
   }
 
+  /** True once the close began, here or by the peer's close frame (which `ws` already answered). */
   get closing(): boolean {
-    return this.#closeBegun;
+    return this.#closeBegun || this.#peerClosing();
+  }
+
+  #peerClosing(): boolean {
+    return this.#ws !== null && this.#ws.readyState !== WebSocket.OPEN;
   }
 
   info(): ClientInfo {
@@ -135,6 +141,8 @@ export class Connection {
 
   /** Begins a close on behalf of the app, server or a failure. Ignored once closing. */
   beginClose(cause: CloseCause): void {
+    // The peer's close frame already arrived: its code wins, and `ws` reports it on 'close'.
+    if (!this.#closeBegun && cause.kind !== 'peer' && cause.kind !== 'dropped' && this.#peerClosing()) return;
     this.actor.send({ type: 'conn.close.begin', cause });
   }
 
@@ -241,7 +249,7 @@ export class Connection {
     info.frames_read += chunks.length;
     info.last_read_at = now;
     info.last_data_read_at = now;
-    if (this.#closeBegun) {
+    if (this.#closeBegun || this.#failed) {
       info.messages_dropped++;
       return;
     }
@@ -267,7 +275,7 @@ export class Connection {
 
   #pump(): void {
     const { concurrency, maxQueuedMessages } = this.#host.options;
-    while (this.#opened && this.#active < concurrency && this.#queue.length > 0) {
+    while (this.#opened && !this.#failed && this.#active < concurrency && this.#queue.length > 0) {
       const message = this.#queue.shift() as Message;
       this.#active++;
       void this.#deliver(message);
@@ -289,12 +297,11 @@ export class Connection {
 
   #hookFailed(hook: string, error: unknown): void {
     this.#host.options.logger.error(new HookError(hook, this.id, error).message, error);
-    if (!this.#closeBegun) {
-      this.beginClose({ kind: 'hook-failed', hook });
-    } else {
-      this.#dropQueue();
-      this.#checkDrained();
-    }
+    // After a failure no more onData runs, whoever began the close (C4).
+    this.#failed = true;
+    this.#dropQueue();
+    this.beginClose({ kind: 'hook-failed', hook });
+    this.#checkDrained();
   }
 
   #dropQueue(): void {
