@@ -181,11 +181,11 @@ export class Connection {
   async #handshake(): Promise<void> {
     const { req, subprotocols } = this.#upgrade;
     const decision = new HandshakeDecision(subprotocols);
-    const { onHandshake } = this.#host.app;
+    const app = this.#host.app;
     const outcome =
-      onHandshake === undefined
+      app.onHandshake === undefined
         ? { ok: true as const, value: undefined }
-        : await callHook(() => onHandshake.call(this.#host.app, createHandshakeRequest(req, subprotocols), decision));
+        : await callHook(() => app.onHandshake?.(createHandshakeRequest(req, subprotocols), decision));
     decision.settled = true;
     this.#decision = decision;
     if (!outcome.ok) {
@@ -263,9 +263,8 @@ export class Connection {
 
   async #open(): Promise<void> {
     this.#active++;
-    const { onOpen } = this.#host.app;
-    const outcome =
-      onOpen === undefined ? { ok: true as const } : await callHook(() => onOpen.call(this.#host.app, this.id, this.#handshakeData));
+    const app = this.#host.app;
+    const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, this.#handshakeData));
     this.#active--;
     this.#opened = true;
     if (outcome.ok) this.actor.send({ type: 'conn.opened' });
@@ -288,8 +287,8 @@ export class Connection {
   }
 
   async #deliver(message: Message): Promise<void> {
-    const { onData } = this.#host.app;
-    const outcome = onData === undefined ? { ok: true as const } : await callHook(() => onData.call(this.#host.app, this.id, message));
+    const app = this.#host.app;
+    const outcome = app.onData === undefined ? { ok: true as const } : await callHook(() => app.onData?.(this.id, message));
     this.#active--;
     if (!outcome.ok) this.#hookFailed('onData', outcome.error);
     this.#pump();
@@ -354,9 +353,9 @@ export class Connection {
   }
 
   async #notifyClose(code: number, reason: string): Promise<void> {
-    const { onClose } = this.#host.app;
-    if (onClose !== undefined) {
-      const outcome = await callHook(() => onClose.call(this.#host.app, this.id, code, reason));
+    const app = this.#host.app;
+    if (app.onClose !== undefined) {
+      const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
       if (!outcome.ok) this.#host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
     this.actor.send({ type: 'conn.closed' });

@@ -35,6 +35,6 @@ export class Message implements AsyncIterable<Buffer> {
   #whole(): Buffer {
     const [first] = this.#chunks;
     if (this.#chunks.length === 1 && first !== undefined) return first;
-    return Buffer.concat(this.#chunks as Buffer[], this.size);
+    return Buffer.concat(this.#chunks, this.size);
   }
 }

@@ -81,7 +81,7 @@ export class WsActorServer<H = unknown> {
 
   /** Current lifecycle state of the server. */
   get state(): ServerState {
-    return this.supervisor.getSnapshot().value as ServerState;
+    return this.supervisor.getSnapshot().value;
   }
 
   /** Address the server listens on (standalone mode, while running), else null. */
@@ -118,9 +118,9 @@ export class WsActorServer<H = unknown> {
   }
 
   async #doStart(): Promise<void> {
-    const { onStart } = this.#app;
-    if (onStart !== undefined) {
-      const outcome = await callHook(() => onStart.call(this.#app, this.endpoint));
+    const app = this.#app;
+    if (app.onStart !== undefined) {
+      const outcome = await callHook(() => app.onStart?.(this.endpoint));
       if (!outcome.ok) throw new HookError('onStart', null, outcome.error);
     }
     try {
@@ -171,9 +171,9 @@ export class WsActorServer<H = unknown> {
   }
 
   async #runOnStop(): Promise<void> {
-    const { onStop } = this.#app;
-    if (onStop === undefined) return;
-    const outcome = await callHook(() => onStop.call(this.#app));
+    const app = this.#app;
+    if (app.onStop === undefined) return;
+    const outcome = await callHook(() => app.onStop?.());
     if (!outcome.ok) this.#options.logger.error(new HookError('onStop', null, outcome.error).message, outcome.error);
   }
 
@@ -229,7 +229,7 @@ export class WsActorServer<H = unknown> {
 
   #makeHost(): ConnectionHost {
     return {
-      app: this.#app as Websocket<unknown>,
+      app: this.#app,
       options: this.#options,
       supervisor: this.supervisor,
       isAccepting: () => this.#accepting,
