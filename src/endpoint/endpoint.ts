@@ -36,6 +36,10 @@ function toPayload(data: unknown, binary: boolean): Buffer | WsActorError {
   return new InvalidArgumentError(ErrorCodes.INVALID_DATA, 'Binary data must be a Buffer, Uint8Array or ArrayBuffer');
 }
 
+function isGenerator(value: unknown): value is Generator<number> {
+  return Object.prototype.toString.call(value) === '[object Generator]';
+}
+
 export class ClientEndpoint implements Endpoint {
   readonly #clients: ClientDirectory;
 
@@ -102,6 +106,10 @@ export class ClientEndpoint implements Endpoint {
   }
 
   async #sendMany(data: unknown, binary: boolean, clientIds: Iterable<number>): Promise<BroadcastResult> {
+    if (!Array.isArray(clientIds) && !isGenerator(clientIds)) {
+      const error = new InvalidArgumentError(ErrorCodes.INVALID_DATA, 'clientIds must be an array of client ids');
+      return { sent: [], failed: [{ clientId: Number.NaN, error }] };
+    }
     const payload = toPayload(data, binary);
     const ids = [...clientIds];
     if (!Buffer.isBuffer(payload)) {

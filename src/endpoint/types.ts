@@ -27,7 +27,7 @@ export interface Endpoint {
   broadcast(data: string, exceptIds?: readonly number[]): Promise<BroadcastResult>;
   /** Binary form of {@link Endpoint.broadcast}. */
   broadcastBinary(data: BinaryData, exceptIds?: readonly number[]): Promise<BroadcastResult>;
-  /** Sends a text message to the listed clients. */
+  /** Sends a text message to the listed clients. A `clientIds` that is not an array gives one failure with id NaN. */
   multicast(data: string, clientIds: readonly number[]): Promise<BroadcastResult>;
   /** Binary form of {@link Endpoint.multicast}. */
   multicastBinary(data: BinaryData, clientIds: readonly number[]): Promise<BroadcastResult>;

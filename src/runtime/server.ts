@@ -84,16 +84,17 @@ export class WsActorServer<H = unknown> {
     return this.supervisor.getSnapshot().value;
   }
 
-  /** Address the server listens on (standalone mode, while running), else null. */
+  /** Address the server listens on while running (in attach mode: the borrowed server's), else null. */
   address(): AddressInfo | null {
+    if (this.state !== 'running') return null;
     const address = (this.#http ?? this.#options.server)?.address();
     return address !== null && typeof address === 'object' ? address : null;
   }
 
   /** Runs `onStart`, then listens (or attaches). Rejects, leaving nothing listening, if either fails. */
   start(): Promise<void> {
-    if (this.#startPromise !== null) return this.#startPromise;
     if (this.#stopPromise !== null) return Promise.reject(new ServerStateError('Server was stopped; create a new one'));
+    if (this.#startPromise !== null) return this.#startPromise;
     this.supervisor.send({ type: 'server.start' });
     this.#startPromise = waitFor(this.supervisor, (s) => s.value !== 'starting').then((s) => {
       if (s.value !== 'running') throw s.context.error;
