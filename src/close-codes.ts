@@ -25,7 +25,9 @@ export type CloseCause =
   | { kind: 'dropped' }
   | { kind: 'server-stop' }
   | { kind: 'hook-failed'; hook: string }
-  | { kind: 'protocol'; code: number; reason: string };
+  | { kind: 'protocol'; code: number; reason: string }
+  /** A limit of ours: binary on a text-only server (1003), unanswered pings or a slow consumer (1008). */
+  | { kind: 'limit'; code: number; reason: string };
 
 export type CloseCauseKind = CloseCause['kind'];
 
@@ -35,6 +37,7 @@ export function closeCodeFor(cause: CloseCause): { code: number; reason: string 
     case 'peer':
     case 'app':
     case 'protocol':
+    case 'limit':
       return { code: cause.code, reason: cause.reason };
     case 'dropped':
       return { code: CloseCode.ABNORMAL, reason: '' };
@@ -59,6 +62,8 @@ export function isSendableCloseCode(code: number): boolean {
 export function closeCodeForWsError(wsCode: string | undefined): number {
   switch (wsCode) {
     case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
+    case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
+    case 'WSA_ERR_FRAME_TOO_LARGE':
       return CloseCode.MESSAGE_TOO_BIG;
     case 'WS_ERR_INVALID_UTF8':
       return CloseCode.INVALID_PAYLOAD;

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   HANDSHAKE_SETTLED: 'WSA_ERR_HANDSHAKE_SETTLED',
   SERVER_STATE: 'WSA_ERR_SERVER_STATE',
   HOOK_FAILED: 'WSA_ERR_HOOK_FAILED',
+  BACKPRESSURE: 'WSA_ERR_BACKPRESSURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -58,6 +59,13 @@ export class ClientClosingError extends WsActorError {
 export class SendFailedError extends WsActorError {
   constructor(readonly clientId: number, cause: unknown) {
     super(ErrorCodes.SEND_FAILED, `Send to client ${clientId} failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** The client's outbound buffer is over `maxBufferedBytes` (policy `'fail'`, or the client was closed for it). */
+export class BackpressureError extends WsActorError {
+  constructor(readonly clientId: number, readonly bufferedBytes: number) {
+    super(ErrorCodes.BACKPRESSURE, `Client ${clientId} has ${bufferedBytes} bytes queued; over maxBufferedBytes`);
   }
 }
 

@@ -4,7 +4,7 @@ export type { Websocket, HandshakeRequest, HandshakeResponse } from './types.js'
 export type { Endpoint, SendResult, BroadcastResult, BinaryData } from './endpoint/types.js';
 export type { ClientInfo, ConnectionState } from './endpoint/client-info.js';
 export { Message } from './runtime/message.js';
-export { defaultOptions, type ServerOptions } from './options.js';
+export { defaultOptions, type ServerOptions, type DeflateOptions, type OutboundOverflowPolicy } from './options.js';
 export type { Clock } from './runtime/clock.js';
 export type { Logger } from './runtime/logger.js';
 export { CloseCode, closeCodeFor, isSendableCloseCode, type CloseCause } from './close-codes.js';
@@ -18,6 +18,7 @@ export {
   InvalidArgumentError,
   ServerStateError,
   HookError,
+  BackpressureError,
   type ErrorCode,
 } from './errors.js';
 export { connectionMachine, type ConnectionEvent, type ConnectionCommand } from './machines/connection.js';

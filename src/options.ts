@@ -4,6 +4,17 @@ import { InvalidOptionError } from './errors.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { consoleLogger, type Logger } from './runtime/logger.js';
 
+/** What to do when a client's outbound buffer passes `maxBufferedBytes`. */
+export type OutboundOverflowPolicy = 'close' | 'fail';
+
+/** permessage-deflate (RFC 7692) settings. */
+export interface DeflateOptions {
+  /** Messages smaller than this many bytes are sent uncompressed. Default: 1024. */
+  threshold?: number;
+  /** zlib operations running at once in the process (bounds memory and CPU). Default: 10. */
+  concurrencyLimit?: number;
+}
+
 /** Options of {@link createServer}. Every field is optional; defaults are in {@link defaultOptions}. */
 export interface ServerOptions {
   /** Interface to listen on in standalone mode. Default: undefined (all interfaces, as `net`). */
@@ -16,17 +27,52 @@ export interface ServerOptions {
   path?: string | undefined;
   /** Largest message accepted, in bytes; larger ones close the client with 1009. Default: 1 MiB. */
   maxPayload?: number;
+  /** Largest single frame accepted, in bytes; larger ones close with 1009. Default: 1 MiB. */
+  maxFrameSize?: number;
+  /** Most frames one message may have; more close with 1009. Default: 1024. */
+  maxFragments?: number;
+  /** Validate UTF-8 of text messages and close reasons; invalid ones close with 1007. Default: true. */
+  validateUtf8?: boolean;
+  /** Accept text messages only; a binary message closes the client with 1003. Default: false. */
+  textOnly?: boolean;
+  /** Ping a client after this many ms without reading anything from it. Default: 10000. */
+  heartbeatMs?: number;
+  /** Unanswered pings tolerated; one more closes with 1008 "unanswered ping limit". Default: 3. */
+  maxUnansweredPings?: number;
+  /** Milliseconds to wait for the peer's close frame before the socket is destroyed. Default: 3000. */
+  closePeriodMs?: number;
+  /**
+   * Milliseconds a handshake may take: headers not complete (standalone mode) or `onHandshake`
+   * not settled in time get the connection dropped / 503, and no `onOpen`. Default: 10000.
+   */
+  handshakeTimeoutMs?: number;
+  /** Bytes per second read from one client before reading pauses; null: no limit. Default: null. */
+  maxBytesPerSecond?: number | null;
+  /** Messages per second read from one client before reading pauses; null: no limit. Default: null. */
+  maxMessagesPerSecond?: number | null;
   /**
    * Undelivered messages queued per client before reading from its socket pauses (TCP
    * backpressure). Default: 16.
    */
   maxQueuedMessages?: number;
+  /** Bytes queued for sending to one client before `outboundOverflow` applies. Default: 4 MiB. */
+  maxBufferedBytes?: number;
+  /**
+   * Over `maxBufferedBytes`: `'close'` closes that client with 1008, `'fail'` makes the send
+   * resolve with `WSA_ERR_BACKPRESSURE`. Default: 'close'.
+   */
+  outboundOverflow?: OutboundOverflowPolicy;
+  /** Connections (handshaking + open) allowed at once; over it: 503. null: no limit. Default: null. */
+  maxConnections?: number | null;
+  /**
+   * Origins allowed to connect (exact, case-insensitive, e.g. `https://example.com`); others,
+   * and requests without Origin, get 403 "Origin forbidden". null: any. Default: null.
+   */
+  allowedOrigins?: readonly string[] | null;
   /** `onData` calls allowed to run at once per client; 1 means they never overlap. Default: 1. */
   concurrency?: number;
-  /** Milliseconds to wait for the peer's close frame before the socket is destroyed. Default: 3000. */
-  closePeriodMs?: number;
   /** Negotiate permessage-deflate (RFC 7692) when a client offers it. Default: false. */
-  perMessageDeflate?: boolean;
+  perMessageDeflate?: boolean | DeflateOptions;
   /** Receives hook failures and socket errors. Default: console. */
   logger?: Logger;
   /** Time source for timers. Default: the system clock. */
@@ -34,36 +80,80 @@ export interface ServerOptions {
 }
 
 /** Options after defaults were applied and validated. */
-export interface ResolvedOptions {
+export type ResolvedOptions = Omit<
+  { [K in keyof ServerOptions]-?: Exclude<ServerOptions[K], undefined> },
+  'host' | 'server' | 'path' | 'perMessageDeflate'
+> & {
   host: string | undefined;
-  port: number;
   server: HttpServer | HttpsServer | undefined;
   path: string | undefined;
-  maxPayload: number;
-  maxQueuedMessages: number;
-  concurrency: number;
-  closePeriodMs: number;
-  perMessageDeflate: boolean;
-  logger: Logger;
-  clock: Clock;
-}
+  perMessageDeflate: false | Required<DeflateOptions>;
+};
 
 /** The defaults, one place; documented in the README's options table. */
-export const defaultOptions: ResolvedOptions = {
+export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   host: undefined,
   port: 0,
   server: undefined,
   path: undefined,
   maxPayload: 1024 * 1024,
-  maxQueuedMessages: 16,
-  concurrency: 1,
+  maxFrameSize: 1024 * 1024,
+  maxFragments: 1024,
+  validateUtf8: true,
+  textOnly: false,
+  heartbeatMs: 10_000,
+  maxUnansweredPings: 3,
   closePeriodMs: 3000,
+  handshakeTimeoutMs: 10_000,
+  maxBytesPerSecond: null,
+  maxMessagesPerSecond: null,
+  maxQueuedMessages: 16,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  outboundOverflow: 'close',
+  maxConnections: null,
+  allowedOrigins: null,
+  concurrency: 1,
   perMessageDeflate: false,
   logger: consoleLogger,
   clock: systemClock,
-};
+} satisfies ResolvedOptions);
 
-const positiveIntegers = ['maxPayload', 'maxQueuedMessages', 'concurrency', 'closePeriodMs'] as const;
+const positiveIntegers = [
+  'maxPayload',
+  'maxFrameSize',
+  'maxFragments',
+  'heartbeatMs',
+  'maxUnansweredPings',
+  'closePeriodMs',
+  'handshakeTimeoutMs',
+  'maxQueuedMessages',
+  'maxBufferedBytes',
+  'concurrency',
+] as const;
+const optionalPositiveIntegers = ['maxBytesPerSecond', 'maxMessagesPerSecond', 'maxConnections'] as const;
+const booleans = ['validateUtf8', 'textOnly'] as const;
+
+function assertPositiveInteger(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(`Option "${name}" must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function resolveDeflate(value: unknown): false | Required<DeflateOptions> {
+  const defaults = { threshold: 1024, concurrencyLimit: 10 };
+  if (value === false) return false;
+  if (value === true) return defaults;
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidOptionError('Option "perMessageDeflate" must be a boolean or an object');
+  }
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(defaults, key)) throw new InvalidOptionError(`Unknown option "perMessageDeflate.${key}"`);
+  }
+  const resolved = { ...defaults, ...(value as DeflateOptions) };
+  assertPositiveInteger('perMessageDeflate.threshold', resolved.threshold);
+  assertPositiveInteger('perMessageDeflate.concurrencyLimit', resolved.concurrencyLimit);
+  return resolved;
+}
 
 /** Applies defaults and validates; throws {@link InvalidOptionError} with an exact message. */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
@@ -71,16 +161,15 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     throw new InvalidOptionError('Options must be an object');
   }
   for (const key of Object.keys(options)) {
-    if (!(key in defaultOptions)) throw new InvalidOptionError(`Unknown option "${key}"`);
+    if (!Object.hasOwn(defaultOptions, key)) throw new InvalidOptionError(`Unknown option "${key}"`);
   }
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const resolved: ResolvedOptions = { ...defaultOptions, ...defined };
+  const resolved = { ...defaultOptions, ...defined } as ResolvedOptions;
 
-  for (const key of positiveIntegers) {
-    const value = resolved[key];
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new InvalidOptionError(`Option "${key}" must be a positive integer, got ${String(value)}`);
-    }
+  for (const key of positiveIntegers) assertPositiveInteger(key, resolved[key]);
+  for (const key of optionalPositiveIntegers) if (resolved[key] !== null) assertPositiveInteger(key, resolved[key]);
+  for (const key of booleans) {
+    if (typeof resolved[key] !== 'boolean') throw new InvalidOptionError(`Option "${key}" must be a boolean`);
   }
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new InvalidOptionError(`Option "port" must be an integer from 0 to 65535, got ${String(resolved.port)}`);
@@ -91,13 +180,19 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (resolved.path !== undefined && (typeof resolved.path !== 'string' || !resolved.path.startsWith('/'))) {
     throw new InvalidOptionError(`Option "path" must start with "/", got ${String(resolved.path)}`);
   }
-  if (typeof resolved.perMessageDeflate !== 'boolean') {
-    throw new InvalidOptionError('Option "perMessageDeflate" must be a boolean');
+  if (resolved.outboundOverflow !== 'close' && resolved.outboundOverflow !== 'fail') {
+    throw new InvalidOptionError('Option "outboundOverflow" must be "close" or "fail"');
   }
-  if (typeof resolved.logger?.error !== 'function' || typeof resolved.logger.warn !== 'function') {
+  const origins: unknown = resolved.allowedOrigins;
+  if (origins !== null && (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string'))) {
+    throw new InvalidOptionError('Option "allowedOrigins" must be an array of origin strings or null');
+  }
+  resolved.perMessageDeflate = resolveDeflate(resolved.perMessageDeflate);
+  const { logger, clock } = resolved;
+  if (typeof logger?.error !== 'function' || typeof logger.warn !== 'function') {
     throw new InvalidOptionError('Option "logger" must have error() and warn() methods');
   }
-  if (typeof resolved.clock?.now !== 'function' || typeof resolved.clock.setTimeout !== 'function') {
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
     throw new InvalidOptionError('Option "clock" must have now(), setTimeout() and clearTimeout()');
   }
   return resolved;

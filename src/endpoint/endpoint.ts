@@ -111,7 +111,7 @@ export class ClientEndpoint implements Endpoint {
       return { sent: [], failed: [{ clientId: Number.NaN, error }] };
     }
     const payload = toPayload(data, binary);
-    const ids = [...clientIds];
+    const ids: number[] = [...(clientIds as Iterable<number>)];
     if (!Buffer.isBuffer(payload)) {
       return { sent: [], failed: ids.map((clientId) => ({ clientId, error: payload })) };
     }

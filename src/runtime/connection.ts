@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { closeCodeForWsError, type CloseCause } from '../close-codes.js';
 import { newClientInfo, type ClientInfo, type MutableClientInfo } from '../endpoint/client-info.js';
 import type { SendResult } from '../endpoint/types.js';
-import { ClientClosingError, HookError, SendFailedError } from '../errors.js';
+import { BackpressureError, ClientClosingError, HookError, SendFailedError } from '../errors.js';
 import {
   connectionMachine,
   serverInitiated,
@@ -21,8 +21,11 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
+import { Heartbeat } from './heartbeat.js';
 import { callHook } from './hooks.js';
 import { Message } from './message.js';
+import { InboundQueue } from './inbound-queue.js';
+import { PauseReason, RateWindow, ReadGate } from './read-gate.js';
 
 const OK: SendResult = Object.freeze({ ok: true as const });
 
@@ -57,14 +60,14 @@ export class Connection {
   #ws: WebSocket | null = null;
   #decision: HandshakeDecision | null = null;
   #handshakeData: unknown;
-  readonly #queue: Message[] = [];
-  #active = 0;
-  #opened = false;
+  #inbound: InboundQueue | null = null;
   #closeBegun = false;
-  #failed = false;
-  #drainedSent = false;
-  #paused = false;
   #closeTimer: unknown = null;
+  #handshakeTimer: unknown = null;
+  #rateTimer: unknown = null;
+  #gate: ReadGate | null = null;
+  #rate: RateWindow | null = null;
+  #heartbeat: Heartbeat | null = null;
   #bytesReadBase = 0;
   #bytesWrittenBase = 0;
   #released = false;
@@ -82,6 +85,11 @@ export class Connection {
 
   /** Starts the actor, which asks for `onHandshake`. */
   start(): void {
+    const { clock, handshakeTimeoutMs } = this.#host.options;
+    this.#handshakeTimer = clock.setTimeout(() => {
+      this.#handshakeTimer = null;
+      this.actor.send({ type: 'conn.handshake.rejected', status: 503 });
+    }, handshakeTimeoutMs);
     this.actor.start();
   }
 
@@ -117,6 +125,15 @@ export class Connection {
     const ws = this.#ws;
     if (this.#closeBegun || ws === null || ws.readyState !== WebSocket.OPEN) {
       return Promise.resolve({ ok: false, error: new ClientClosingError(this.id) });
+    }
+    const { maxBufferedBytes, outboundOverflow } = this.#host.options;
+    const buffered = ws.bufferedAmount;
+    if (buffered > 0 && buffered + payload.length > maxBufferedBytes) {
+      // A slow consumer: bound our memory instead of queueing without limit.
+      if (outboundOverflow === 'close') {
+        this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
+      }
+      return Promise.resolve({ ok: false, error: new BackpressureError(this.id, buffered) });
     }
     return new Promise((resolve) => {
       ws.send(payload, { binary }, (error) => {
@@ -222,17 +239,35 @@ export class Connection {
     this.#bytesReadBase = counted.bytesRead ?? 0;
     this.#bytesWrittenBase = counted.bytesWritten ?? 0;
     this.#ws = ws;
+    this.#clearHandshakeTimer();
     ws.binaryType = 'fragments';
+    const { options } = this.#host;
+    this.#gate = new ReadGate(
+      () => ws.pause(),
+      () => ws.resume(),
+    );
+    this.#inbound = new InboundQueue(options.concurrency, options.maxQueuedMessages, this.#gate, {
+      deliver: (message) => this.#deliver(message),
+      drained: () => this.actor.send({ type: 'conn.drained' }),
+    });
+    if (options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null) {
+      this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
+    }
+    this.#heartbeat = new Heartbeat(options.clock, options.heartbeatMs, options.maxUnansweredPings, {
+      lastReadAt: () => this.#info.last_read_at ?? this.#info.connected_at,
+      ping: () => {
+        ws.ping();
+        this.#info.frames_sent++;
+      },
+      giveUp: () => this.beginClose({ kind: 'limit', code: 1008, reason: 'Exceeded unanswered PING limit' }),
+    });
+    this.#heartbeat.start();
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer | Buffer[], isBinary));
     ws.on('ping', () => {
-      this.#info.frames_read++;
+      this.#readSomething();
       this.#info.frames_sent++; // ws answers with a pong itself
-      this.#info.last_read_at = this.#host.options.clock.now();
     });
-    ws.on('pong', () => {
-      this.#info.frames_read++;
-      this.#info.last_read_at = this.#host.options.clock.now();
-    });
+    ws.on('pong', () => this.#readSomething());
     ws.on('error', (error: Error & { code?: string }) => {
       // Receiver errors: ws has already sent the matching close frame.
       this.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
@@ -241,71 +276,72 @@ export class Connection {
     this.actor.send({ type: 'conn.upgraded' });
   }
 
+  #readSomething(): number {
+    const now = this.#host.options.clock.now();
+    this.#info.frames_read++;
+    this.#info.last_read_at = now;
+    this.#heartbeat?.alive();
+    return now;
+  }
+
   #onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     const chunks = Array.isArray(data) ? data : [data];
-    const now = this.#host.options.clock.now();
     const info = this.#info;
+    const now = this.#readSomething();
+    info.frames_read += chunks.length - 1;
     info.messages_read++;
-    info.frames_read += chunks.length;
-    info.last_read_at = now;
     info.last_data_read_at = now;
-    if (this.#closeBegun || this.#failed) {
+    const inbound = this.#inbound as InboundQueue;
+    if (!inbound.accepting) {
       info.messages_dropped++;
       return;
     }
-    this.#queue.push(new Message(chunks, isBinary));
-    if (this.#queue.length >= this.#host.options.maxQueuedMessages && !this.#paused) {
-      this.#paused = true;
-      this.#ws?.pause();
+    const { options } = this.#host;
+    if (isBinary && options.textOnly) {
+      info.messages_dropped++;
+      this.beginClose({ kind: 'limit', code: 1003, reason: 'Binary messages are not accepted' });
+      return;
     }
-    this.#pump();
+    const message = new Message(chunks, isBinary);
+    if (this.#rate !== null && !this.#gate?.has(PauseReason.RATE)) {
+      const waitMs = this.#rate.record(message.size, now);
+      if (waitMs > 0) {
+        this.#gate?.hold(PauseReason.RATE);
+        this.#rateTimer = options.clock.setTimeout(() => {
+          this.#rateTimer = null;
+          this.#gate?.release(PauseReason.RATE);
+        }, waitMs);
+      }
+    }
+    inbound.push(message);
   }
 
   async #open(): Promise<void> {
-    this.#active++;
+    const inbound = this.#inbound as InboundQueue;
+    inbound.openStarted();
     const app = this.#host.app;
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, this.#handshakeData));
-    this.#active--;
-    this.#opened = true;
     if (outcome.ok) this.actor.send({ type: 'conn.opened' });
     else this.#hookFailed('onOpen', outcome.error);
-    this.#pump();
+    inbound.openSettled();
   }
 
-  #pump(): void {
-    const { concurrency, maxQueuedMessages } = this.#host.options;
-    while (this.#opened && !this.#failed && this.#active < concurrency && this.#queue.length > 0) {
-      const message = this.#queue.shift() as Message;
-      this.#active++;
-      void this.#deliver(message);
-    }
-    if (this.#paused && !this.#closeBegun && this.#queue.length < maxQueuedMessages) {
-      this.#paused = false;
-      this.#ws?.resume();
-    }
-    this.#checkDrained();
-  }
-
-  async #deliver(message: Message): Promise<void> {
+  async #deliver(message: Message): Promise<boolean> {
     const app = this.#host.app;
     const outcome = app.onData === undefined ? { ok: true as const } : await callHook(() => app.onData?.(this.id, message));
-    this.#active--;
     if (!outcome.ok) this.#hookFailed('onData', outcome.error);
-    this.#pump();
+    return outcome.ok;
   }
 
   #hookFailed(hook: string, error: unknown): void {
     this.#host.options.logger.error(new HookError(hook, this.id, error).message, error);
     // After a failure no more onData runs, whoever began the close (C4).
-    this.#failed = true;
     this.#dropQueue();
     this.beginClose({ kind: 'hook-failed', hook });
-    this.#checkDrained();
   }
 
   #dropQueue(): void {
-    this.#info.messages_dropped += this.#queue.length;
-    this.#queue.length = 0;
+    this.#info.messages_dropped += this.#inbound?.halt() ?? 0;
   }
 
   #applyClose(command: Extract<ConnectionCommand, { type: 'cmd.close' }>): void {
@@ -315,11 +351,9 @@ export class Connection {
     this.#info.close_reason = command.reason;
     if (command.dropPending) this.#dropQueue();
     const ws = this.#ws;
-    if (this.#paused) {
-      // Keep reading so the peer's close frame arrives.
-      this.#paused = false;
-      ws?.resume();
-    }
+    this.#heartbeat?.stop();
+    this.#gate?.open(); // keep reading so the peer's close frame arrives
+    this.#inbound?.closeBegan();
     if (ws !== null && serverInitiated(command.cause)) {
       if (ws.readyState === WebSocket.OPEN) {
         try {
@@ -333,7 +367,6 @@ export class Connection {
       const { clock, closePeriodMs } = this.#host.options;
       this.#closeTimer = clock.setTimeout(() => ws.terminate(), closePeriodMs);
     }
-    this.#checkDrained();
   }
 
   #onSocketClose(code: number, reason: Buffer): void {
@@ -343,13 +376,6 @@ export class Connection {
       this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') });
     }
     this.actor.send({ type: 'conn.socket.gone' });
-  }
-
-  #checkDrained(): void {
-    if (this.#closeBegun && !this.#drainedSent && this.#active === 0 && this.#queue.length === 0) {
-      this.#drainedSent = true;
-      this.actor.send({ type: 'conn.drained' });
-    }
   }
 
   async #notifyClose(code: number, reason: string): Promise<void> {
@@ -366,8 +392,18 @@ export class Connection {
     this.#released = true;
     this.#info.state = 'closed';
     this.#clearCloseTimer();
+    this.#clearHandshakeTimer();
+    this.#heartbeat?.stop();
+    if (this.#rateTimer !== null) this.#host.options.clock.clearTimeout(this.#rateTimer);
     this.#upgrade.socket.off('close', this.#onHandshakeSocketClose);
     this.#host.released(this, outcome);
+  }
+
+  #clearHandshakeTimer(): void {
+    if (this.#handshakeTimer !== null) {
+      this.#host.options.clock.clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = null;
+    }
   }
 
   #clearCloseTimer(): void {
@@ -387,5 +423,5 @@ export class Connection {
 }
 
 function defaultBody(status: number): string {
-  return status === 503 ? 'Service Unavailable: server is stopping' : status === 500 ? 'Internal Server Error' : '';
+  return status === 503 ? 'Service Unavailable' : status === 500 ? 'Internal Server Error' : '';
 }

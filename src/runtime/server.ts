@@ -18,6 +18,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import { checkUpgradeRequest } from './handshake-checks.js';
 import { writeHttpRejection, type HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
+import { limitedWebSocketClass } from './limited-websocket.js';
 
 /** Client ids are unique in the process and never reused, across servers too. */
 let nextClientId = 1;
@@ -44,6 +45,7 @@ export class WsActorServer<H = unknown> {
   readonly #rawSockets = new Set<Duplex>();
   readonly #wss: WebSocketServer;
   readonly #decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
+  readonly #origins: Set<string> | null;
   #http: HttpServer | null = null;
   #accepting = false;
   #idleWaiters: (() => void)[] = [];
@@ -55,11 +57,26 @@ export class WsActorServer<H = unknown> {
     this.#options = resolveOptions(options);
     this.#app = app;
     this.endpoint = new ClientEndpoint(this.#open);
+    const { maxPayload, maxFragments, maxFrameSize, validateUtf8, perMessageDeflate, allowedOrigins } = this.#options;
+    this.#origins = allowedOrigins === null ? null : new Set(allowedOrigins.map((o) => o.toLowerCase()));
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      maxPayload: this.#options.maxPayload,
-      perMessageDeflate: this.#options.perMessageDeflate,
+      maxPayload,
+      maxFragments,
+      skipUTF8Validation: !validateUtf8,
+      WebSocket: limitedWebSocketClass(maxFrameSize),
+      perMessageDeflate:
+        perMessageDeflate === false
+          ? false
+          : {
+              threshold: perMessageDeflate.threshold,
+              concurrencyLimit: perMessageDeflate.concurrencyLimit,
+              // Bounded zlib memory per connection (RFC 7692 window and memLevel).
+              zlibDeflateOptions: { memLevel: 7 },
+              serverMaxWindowBits: 13,
+              clientMaxWindowBits: 13,
+            },
       handleProtocols: (_offered, req) => this.#decisions.get(req)?.subprotocol ?? false,
     });
     this.#wss.on('headers', (headers, req) => {
@@ -139,7 +156,13 @@ export class WsActorServer<H = unknown> {
       attached.on('upgrade', this.#onUpgrade);
       return;
     }
-    const http = createHttpServer();
+    const timeout = this.#options.handshakeTimeoutMs;
+    // Slowloris: a request whose headers are not complete in time is dropped by Node itself.
+    const http = createHttpServer({
+      headersTimeout: timeout,
+      requestTimeout: timeout,
+      connectionsCheckingInterval: Math.min(1000, timeout),
+    });
     http.on('upgrade', this.#onUpgrade);
     http.on('request', this.#onRequest);
     http.on('clientError', (_error, socket) => socket.destroy());
@@ -215,6 +238,15 @@ export class WsActorServer<H = unknown> {
     }
     if (!this.#accepting) {
       this.#rejectRaw(socket, 503, 'Service Unavailable: server is not running');
+      return;
+    }
+    if (this.#origins !== null && !this.#origins.has((req.headers.origin ?? '').toLowerCase())) {
+      this.#rejectRaw(socket, 403, 'Origin forbidden');
+      return;
+    }
+    const { maxConnections } = this.#options;
+    if (maxConnections !== null && this.#live.size >= maxConnections) {
+      this.#rejectRaw(socket, 503, 'Service Unavailable: connection limit reached');
       return;
     }
     const conn = new Connection(nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });

@@ -1,0 +1,64 @@
+/**
+ * `ws` enforces the message size and fragment count but has no frame size limit, closes
+ * "too many fragments" with 1008 and sends protocol closes without a reason. This subclass,
+ * handed to `WebSocketServer` through its `WebSocket` option, adds the frame limit and makes
+ * every too-big case 1009 with a reason. It relies on two `ws` 8 internals (the receiver's
+ * `haveLength` step and its `errored` state); test/integration/limits.test.ts pins both.
+ */
+import { WebSocket } from 'ws';
+
+interface ReceiverInternals {
+  _opcode: number;
+  _payloadLength: number;
+  _writableState?: { errored?: (Error & { code?: string }) | null };
+  haveLength(cb: (error?: Error) => void): void;
+  createError(ctor: typeof RangeError, message: string, prefix: boolean, status: number, code: string): Error;
+}
+
+interface SocketInternals {
+  _receiver: ReceiverInternals | null;
+  setSocket(socket: unknown, head: unknown, options: unknown): void;
+}
+
+/** Error code `ws` emits (on the socket's 'error' event) for an oversized frame. */
+export const FRAME_TOO_LARGE = 'WSA_ERR_FRAME_TOO_LARGE';
+
+const TOO_BIG_CODES = new Set(['WS_ERR_TOO_MANY_BUFFERED_PARTS', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', FRAME_TOO_LARGE]);
+const MAX_REASON_BYTES = 123;
+
+export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
+  class LimitedWebSocket extends WebSocket {
+    setSocket(socket: unknown, head: unknown, options: unknown): void {
+      const base = WebSocket.prototype as unknown as SocketInternals;
+      base.setSocket.call(this, socket, head, options);
+      const receiver = (this as unknown as SocketInternals)._receiver;
+      if (receiver === null) return;
+      const haveLength = receiver.haveLength.bind(receiver);
+      receiver.haveLength = function (this: ReceiverInternals, cb: (error?: Error) => void): void {
+        if (this._opcode < 0x08 && this._payloadLength > maxFrameSize) {
+          cb(this.createError(RangeError, 'Max frame size exceeded', false, 1009, FRAME_TOO_LARGE));
+          return;
+        }
+        haveLength(cb);
+      };
+    }
+
+    override close(code?: number, data?: string | Buffer): void {
+      const receiver = (this as unknown as SocketInternals)._receiver;
+      const error = receiver?._writableState?.errored;
+      // Called by ws itself right after a receiver error: say why, and use 1009 for "too big".
+      if (error != null && code !== undefined && data === undefined && this.readyState === WebSocket.OPEN) {
+        const status = error.code !== undefined && TOO_BIG_CODES.has(error.code) ? 1009 : code;
+        super.close(status, truncate(error.message));
+        return;
+      }
+      super.close(code, data);
+    }
+  }
+  return LimitedWebSocket;
+}
+
+function truncate(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length <= MAX_REASON_BYTES ? text : bytes.subarray(0, MAX_REASON_BYTES).toString('utf8').replace(/\uFFFD$/, '');
+}
