@@ -28,13 +28,18 @@ function headerTokens(value: string | string[] | undefined): string[] {
     .filter((token) => token.length > 0);
 }
 
-/** Parses `Sec-WebSocket-Protocol` into the offered subprotocols, keeping their case and order. */
-export function parseSubprotocols(value: string | string[] | undefined): string[] {
-  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return joined
-    .split(',')
-    .map((token) => token.trim())
-    .filter((token) => token.length > 0);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Parses `Sec-WebSocket-Protocol` into the offered subprotocols, in the client's order, or
+ * null when the header is malformed (empty item, non-token, repeated name), as `ws` refuses those.
+ */
+export function parseSubprotocols(value: string | string[] | undefined): string[] | null {
+  if (value === undefined) return [];
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const items = joined.split(',').map((token) => token.trim());
+  if (items.some((item) => !TOKEN.test(item)) || new Set(items).size !== items.length) return null;
+  return items;
 }
 
 /** Checks an upgrade request, in the order Aerys did. */
@@ -59,5 +64,7 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): HandshakeCheck {
   if (headers['sec-websocket-version'] !== '13') {
     return fail(400, 'Bad Request: unsupported Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '13' });
   }
-  return { ok: true, key: key.trim(), subprotocols: parseSubprotocols(headers['sec-websocket-protocol']) };
+  const subprotocols = parseSubprotocols(headers['sec-websocket-protocol']);
+  if (subprotocols === null) return fail(400, 'Bad Request: invalid Sec-WebSocket-Protocol header');
+  return { ok: true, key: key.trim(), subprotocols };
 }

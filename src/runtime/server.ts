@@ -269,6 +269,8 @@ export class WsActorServer<H = unknown> {
       upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
         const { req, socket, head } = conn.upgradeRequest;
         this.#decisions.set(req, decision);
+        // RFC 6455 allows a token list ("foo, websocket"); ws wants exactly "websocket".
+        req.headers.upgrade = 'websocket';
         this.#wss.handleUpgrade(req, socket, head, onUpgraded);
       },
       opened: (conn: Connection) => {
