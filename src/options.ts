@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { InspectionEvent, Observer } from 'xstate';
 import { InvalidOptionError } from './errors.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { consoleLogger, type Logger } from './runtime/logger.js';
@@ -77,7 +78,15 @@ export interface ServerOptions {
   logger?: Logger;
   /** Time source for timers. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Receives the XState inspection events of the supervisor and of every connection actor
+   * (e.g. `createWebSocketInspector().inspect` from `@statelyai/inspect`). Default: null (off).
+   */
+  inspect?: InspectionObserver | null;
 }
+
+/** What the `inspect` option accepts: an observer or a function of inspection events. */
+export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
 /** Options after defaults were applied and validated. */
 export type ResolvedOptions = Omit<
@@ -116,6 +125,7 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   perMessageDeflate: false,
   logger: consoleLogger,
   clock: systemClock,
+  inspect: null,
 } satisfies ResolvedOptions);
 
 const positiveIntegers = [
@@ -194,6 +204,10 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   }
   if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
     throw new InvalidOptionError('Option "clock" must have now(), setTimeout() and clearTimeout()');
+  }
+  const inspect: unknown = resolved.inspect;
+  if (inspect !== null && typeof inspect !== 'function' && (typeof inspect !== 'object' || typeof (inspect as { next?: unknown }).next !== 'function')) {
+    throw new InvalidOptionError('Option "inspect" must be a function or an observer with next()');
   }
   return resolved;
 }

@@ -46,6 +46,20 @@ export type ConnectionCommand =
   | { type: 'cmd.notifyClose'; code: number; reason: string }
   | { type: 'cmd.release'; outcome: ConnectionOutcome };
 
+/** Context of a new connection; also the context of every connection idle in `open.ready`. */
+export function initialContext(clientId: number): ConnectionContext {
+  return {
+    clientId,
+    cause: null,
+    closeCode: null,
+    closeReason: '',
+    rejectStatus: null,
+    socketGone: false,
+    drained: false,
+    outcome: null,
+  };
+}
+
 /**
  * Whether messages read before the close began are dropped rather than delivered (C4):
  * only when the app closed the client or a hook failed.
@@ -71,16 +85,7 @@ export const connectionMachine = setup({
   },
 }).createMachine({
   id: 'connection',
-  context: ({ input }) => ({
-    clientId: input.clientId,
-    cause: null,
-    closeCode: null,
-    closeReason: '',
-    rejectStatus: null,
-    socketGone: false,
-    drained: false,
-    outcome: null,
-  }),
+  context: ({ input }) => initialContext(input.clientId),
   initial: 'handshaking',
   states: {
     handshaking: {

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { WebSocket } from 'ws';
 import { closeCodeForWsError, type CloseCause } from '../close-codes.js';
 import { newClientInfo, type ClientInfo, type MutableClientInfo } from '../endpoint/client-info.js';
@@ -14,7 +14,9 @@ import { BackpressureError, ClientClosingError, HookError, SendFailedError } fro
 import {
   connectionMachine,
   serverInitiated,
+  initialContext,
   type ConnectionCommand,
+  type ConnectionEvent,
   type ConnectionMachine,
   type ConnectionOutcome,
 } from '../machines/connection.js';
@@ -33,7 +35,6 @@ const OK: SendResult = Object.freeze({ ok: true as const });
 export interface ConnectionHost {
   readonly app: Websocket<unknown>;
   readonly options: ResolvedOptions;
-  readonly supervisor: AnyActorRef;
   /** False once the server is stopping: late handshakes get 503. */
   isAccepting(): boolean;
   /** Writes the 101 through `ws`, then calls `onUpgraded` (never, if the socket died). */
@@ -53,7 +54,8 @@ export interface UpgradeRequest {
 
 export class Connection {
   readonly id: number;
-  readonly actor: Actor<ConnectionMachine>;
+  /** The live actor, or null while hibernated (idle in `open.ready`). */
+  #actor: Actor<ConnectionMachine> | null = null;
   readonly #host: ConnectionHost;
   readonly #info: MutableClientInfo;
   readonly #upgrade: UpgradeRequest;
@@ -77,9 +79,6 @@ export class Connection {
     this.#host = host;
     this.#upgrade = upgrade;
     this.#info = newClientInfo(id, upgrade.req.socket.remoteAddress ?? null, host.options.clock.now());
-    this.actor = createActor(connectionMachine, { input: { clientId: id }, parent: host.supervisor });
-    this.actor.on('*', (command) => this.#run(command));
-    this.actor.subscribe({ error: (error) => this.#fatal(error) });
     upgrade.socket.on('close', this.#onHandshakeSocketClose);
   }
 
@@ -88,9 +87,47 @@ export class Connection {
     const { clock, handshakeTimeoutMs } = this.#host.options;
     this.#handshakeTimer = clock.setTimeout(() => {
       this.#handshakeTimer = null;
-      this.actor.send({ type: 'conn.handshake.rejected', status: 503 });
+      this.#send({ type: 'conn.handshake.rejected', status: 503 });
     }, handshakeTimeoutMs);
-    this.actor.start();
+    this.#wake(false);
+  }
+
+  /** The connection's actor; wakes it if hibernated. */
+  get actor(): Actor<ConnectionMachine> {
+    return this.#wake(true);
+  }
+
+  /**
+   * Creates (or re-creates) the actor. An idle open connection keeps no actor, only the fact
+   * that it is in `open.ready`, whose context is always the initial one (the way idle Erlang
+   * processes hibernate); this takes the per-connection memory close to raw `ws`.
+   */
+  #wake(restore: boolean): Actor<ConnectionMachine> {
+    if (this.#actor !== null) return this.#actor;
+    const input = { clientId: this.id };
+    const { inspect } = this.#host.options;
+    const actor = createActor(connectionMachine, {
+      input,
+      ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id) }) } : {}),
+      ...(inspect === null ? {} : { inspect }),
+    });
+    actor.on('*', (command) => this.#run(command));
+    actor.subscribe({ error: (error) => this.#fatal(error) });
+    this.#actor = actor;
+    actor.start();
+    return actor;
+  }
+
+  #send(event: ConnectionEvent): void {
+    this.#wake(true).send(event);
+  }
+
+  /** Drops the actor while nothing can happen to the lifecycle but a close. */
+  #hibernate(): void {
+    const actor = this.#actor;
+    if (actor === null || !actor.getSnapshot().matches({ open: 'ready' })) return;
+    this.#actor = null;
+    actor.stop();
   }
 
   /** The upgrade request this connection came from. */
@@ -160,7 +197,7 @@ export class Connection {
   beginClose(cause: CloseCause): void {
     // The peer's close frame already arrived: its code wins, and `ws` reports it on 'close'.
     if (!this.#closeBegun && cause.kind !== 'peer' && cause.kind !== 'dropped' && this.#peerClosing()) return;
-    this.actor.send({ type: 'conn.close.begin', cause });
+    this.#send({ type: 'conn.close.begin', cause });
   }
 
   #run(command: ConnectionCommand): void {
@@ -207,14 +244,14 @@ export class Connection {
     this.#decision = decision;
     if (!outcome.ok) {
       this.#host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
-      this.actor.send({ type: 'conn.handshake.rejected', status: 500 });
+      this.#send({ type: 'conn.handshake.rejected', status: 500 });
     } else if (decision.rejection !== undefined) {
-      this.actor.send({ type: 'conn.handshake.rejected', status: decision.rejection.status });
+      this.#send({ type: 'conn.handshake.rejected', status: decision.rejection.status });
     } else if (!this.#host.isAccepting()) {
-      this.actor.send({ type: 'conn.handshake.rejected', status: 503 });
+      this.#send({ type: 'conn.handshake.rejected', status: 503 });
     } else {
       this.#handshakeData = outcome.value;
-      this.actor.send({ type: 'conn.handshake.accepted' });
+      this.#send({ type: 'conn.handshake.accepted' });
     }
   }
 
@@ -229,7 +266,7 @@ export class Connection {
   }
 
   readonly #onHandshakeSocketClose = (): void => {
-    this.actor.send({ type: 'conn.socket.gone' });
+    this.#send({ type: 'conn.socket.gone' });
   };
 
   #attach(ws: WebSocket): void {
@@ -248,7 +285,7 @@ export class Connection {
     );
     this.#inbound = new InboundQueue(options.concurrency, options.maxQueuedMessages, this.#gate, {
       deliver: (message) => this.#deliver(message),
-      drained: () => this.actor.send({ type: 'conn.drained' }),
+      drained: () => this.#send({ type: 'conn.drained' }),
     });
     if (options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null) {
       this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
@@ -273,7 +310,7 @@ export class Connection {
       this.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
     });
     ws.on('close', (code, reason) => this.#onSocketClose(code, reason));
-    this.actor.send({ type: 'conn.upgraded' });
+    this.#send({ type: 'conn.upgraded' });
   }
 
   #readSomething(): number {
@@ -321,7 +358,10 @@ export class Connection {
     inbound.openStarted();
     const app = this.#host.app;
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, this.#handshakeData));
-    if (outcome.ok) this.actor.send({ type: 'conn.opened' });
+    if (outcome.ok) {
+      this.#send({ type: 'conn.opened' });
+      this.#hibernate();
+    }
     else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
   }
@@ -375,7 +415,7 @@ export class Connection {
     if (!this.#closeBegun) {
       this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') });
     }
-    this.actor.send({ type: 'conn.socket.gone' });
+    this.#send({ type: 'conn.socket.gone' });
   }
 
   async #notifyClose(code: number, reason: string): Promise<void> {
@@ -384,7 +424,7 @@ export class Connection {
       const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
       if (!outcome.ok) this.#host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
-    this.actor.send({ type: 'conn.closed' });
+    this.#send({ type: 'conn.closed' });
   }
 
   #release(outcome: ConnectionOutcome): void {

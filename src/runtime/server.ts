@@ -36,7 +36,7 @@ export type ServerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stoppe
 export class WsActorServer<H = unknown> {
   /** The Endpoint handed to `onStart`; usable from outside the app too. */
   readonly endpoint: Endpoint;
-  /** The supervisor actor; connection actors are created with it as parent. */
+  /** The supervisor actor (connection actors are separate root actors; see docs/lifecycle.md). */
   readonly supervisor: Actor<ReturnType<typeof supervisorFor>>;
   readonly #options: ResolvedOptions;
   readonly #app: Websocket<H>;
@@ -85,11 +85,13 @@ export class WsActorServer<H = unknown> {
       }
     });
     this.#wss.on('error', (error) => this.#options.logger.error('ws server error', error));
+    const { inspect } = this.#options;
     this.supervisor = createActor(
       supervisorFor(
         () => this.#doStart(),
         () => this.#doStop(),
       ),
+      inspect === null ? {} : { inspect },
     );
     this.supervisor.subscribe({ error: (error) => this.#options.logger.error('supervisor failed', error) });
     this.supervisor.start();
@@ -264,7 +266,6 @@ export class WsActorServer<H = unknown> {
     return {
       app: this.#app,
       options: this.#options,
-      supervisor: this.supervisor,
       isAccepting: () => this.#accepting,
       upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
         const { req, socket, head } = conn.upgradeRequest;
