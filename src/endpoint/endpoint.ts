@@ -12,8 +12,17 @@ export interface ClientPort {
   readonly id: number;
   readonly closing: boolean;
   send(payload: Buffer, binary: boolean): Promise<SendResult>;
+  /** Callback form used by broadcasts: one encoded frame, no promise per client. */
+  write(message: OutboundMessage, done: (error: WsActorError | null) => void): void;
   closeByApp(code: number, reason: string): void;
   info(): ClientInfo;
+}
+
+/** A message on its way out; `frame` is encoded once, by the first client that can use it. */
+export interface OutboundMessage {
+  readonly payload: Buffer;
+  readonly binary: boolean;
+  frame: Buffer | null | undefined;
 }
 
 /** Open connections by id, owned by the runtime. */
@@ -115,18 +124,29 @@ export class ClientEndpoint implements Endpoint {
     if (!Buffer.isBuffer(payload)) {
       return { sent: [], failed: ids.map((clientId) => ({ clientId, error: payload })) };
     }
-    // Every send is issued synchronously, so per-client order with single sends holds.
-    const pending = ids.map((id) => {
-      const client = this.#clients.get(id);
-      return client === undefined ? Promise.resolve(failure(new UnknownClientError(id))) : client.send(payload, binary);
+    // Every write is issued synchronously, so per-client order with single sends holds; the
+    // frame is encoded once for all clients.
+    const message: OutboundMessage = { payload, binary, frame: undefined };
+    const errors: (WsActorError | null)[] = new Array<WsActorError | null>(ids.length).fill(null);
+    let pending = ids.length;
+    await new Promise<void>((resolve) => {
+      if (pending === 0) resolve();
+      ids.forEach((id, index) => {
+        const done = (error: WsActorError | null): void => {
+          errors[index] = error;
+          if (--pending === 0) resolve();
+        };
+        const client = this.#clients.get(id);
+        if (client === undefined) done(new UnknownClientError(id));
+        else client.write(message, done);
+      });
     });
-    const results = await Promise.all(pending);
     const sent: number[] = [];
     const failed: { clientId: number; error: WsActorError }[] = [];
-    results.forEach((result, index) => {
-      const clientId = ids[index] as number;
-      if (result.ok) sent.push(clientId);
-      else failed.push({ clientId, error: result.error });
+    ids.forEach((clientId, index) => {
+      const error = errors[index];
+      if (error === null || error === undefined) sent.push(clientId);
+      else failed.push({ clientId, error });
     });
     return { sent, failed };
   }

@@ -9,8 +9,9 @@ import { createActor, type Actor } from 'xstate';
 import { WebSocket } from 'ws';
 import { closeCodeForWsError, type CloseCause } from '../close-codes.js';
 import { newClientInfo, type ClientInfo, type MutableClientInfo } from '../endpoint/client-info.js';
+import type { OutboundMessage } from '../endpoint/endpoint.js';
 import type { SendResult } from '../endpoint/types.js';
-import { BackpressureError, ClientClosingError, HookError, SendFailedError } from '../errors.js';
+import { BackpressureError, ClientClosingError, HookError, SendFailedError, type WsActorError } from '../errors.js';
 import {
   connectionMachine,
   serverInitiated,
@@ -24,6 +25,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
+import { encodeFrame, idleSocketOf } from './limited-websocket.js';
 import { callHook } from './hooks.js';
 import { Message } from './message.js';
 import { InboundQueue } from './inbound-queue.js';
@@ -159,10 +161,21 @@ export class Connection {
 
   /** Sends one message; resolves when `ws` handed it to the OS. Never rejects. */
   send(payload: Buffer, binary: boolean): Promise<SendResult> {
+    return new Promise((resolve) => this.write({ payload, binary, frame: null }, (error) => resolve(error === null ? OK : { ok: false, error })));
+  }
+
+  /**
+   * Sends one message and calls `done` once it was handed to the OS (null) or failed. A
+   * broadcast passes the same `message` to every client: its frame is encoded once and the
+   * same bytes are written to each socket whose `ws` sender is idle.
+   */
+  write(message: OutboundMessage, done: (error: WsActorError | null) => void): void {
     const ws = this.#ws;
     if (this.#closeBegun || ws === null || ws.readyState !== WebSocket.OPEN) {
-      return Promise.resolve({ ok: false, error: new ClientClosingError(this.id) });
+      done(new ClientClosingError(this.id));
+      return;
     }
+    const { payload, binary } = message;
     const { maxBufferedBytes, outboundOverflow } = this.#host.options;
     const buffered = ws.bufferedAmount;
     if (buffered > 0 && buffered + payload.length > maxBufferedBytes) {
@@ -170,22 +183,29 @@ export class Connection {
       if (outboundOverflow === 'close') {
         this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
       }
-      return Promise.resolve({ ok: false, error: new BackpressureError(this.id, buffered) });
+      done(new BackpressureError(this.id, buffered));
+      return;
     }
-    return new Promise((resolve) => {
-      ws.send(payload, { binary }, (error) => {
-        if (error) {
-          resolve({ ok: false, error: new SendFailedError(this.id, error) });
-          return;
-        }
-        const now = this.#host.options.clock.now();
-        this.#info.messages_sent++;
-        this.#info.frames_sent++;
-        this.#info.last_sent_at = now;
-        this.#info.last_data_sent_at = now;
-        resolve(OK);
-      });
-    });
+    const sent = (error?: Error | null): void => {
+      if (error) {
+        done(new SendFailedError(this.id, error));
+        return;
+      }
+      const info = this.#info;
+      const now = this.#host.options.clock.now();
+      info.messages_sent++;
+      info.frames_sent++;
+      info.last_sent_at = now;
+      info.last_data_sent_at = now;
+      done(null);
+    };
+    const socket = message.frame === null ? null : idleSocketOf(ws);
+    if (socket !== null) {
+      message.frame ??= encodeFrame(payload, binary);
+      socket.write(message.frame, sent);
+    } else {
+      ws.send(payload, { binary }, sent);
+    }
   }
 
   /** `Endpoint.close`: begins a close with the app's code; undelivered messages are dropped. */

@@ -62,3 +62,44 @@ function truncate(text: string): string {
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= MAX_REASON_BYTES ? text : bytes.subarray(0, MAX_REASON_BYTES).toString('utf8').replace(/\uFFFD$/, '');
 }
+
+interface SenderInternals {
+  _state: number;
+  _queue: unknown[];
+}
+
+interface WritableSocket {
+  write(chunk: Buffer, cb: (error?: Error | null) => void): boolean;
+}
+
+/**
+ * The socket under `ws` when its sender has nothing queued (no compression or blob read in
+ * progress), so a pre-encoded frame written now keeps per-client order; otherwise null and
+ * the caller must go through `ws.send`. Another `ws` 8 internal; the broadcast tests pin it.
+ */
+export function idleSocketOf(ws: WebSocket): WritableSocket | null {
+  const internals = ws as unknown as { _sender?: SenderInternals; _socket?: WritableSocket };
+  const sender = internals._sender;
+  if (sender === undefined || sender._state !== 0 || sender._queue.length !== 0) return null;
+  return internals._socket ?? null;
+}
+
+/** One unmasked, final server frame (RFC 6455 5.2): header and payload in one buffer. */
+export function encodeFrame(payload: Buffer, binary: boolean): Buffer {
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x80 | (binary ? 0x2 : 0x1);
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}
