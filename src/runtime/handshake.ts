@@ -95,13 +95,11 @@ export function writeHttpRejection(
     return;
   }
   const payload = Buffer.from(body, 'utf8');
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${payload.length}`,
-  ];
-  for (const [name, value] of headers) {
+  const extra = [...headers];
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close', `Content-Length: ${payload.length}`];
+  // The app's own Content-Type (set in onHandshake) replaces the default.
+  if (!extra.some(([name]) => name.toLowerCase() === 'content-type')) lines.push('Content-Type: text/plain; charset=utf-8');
+  for (const [name, value] of extra) {
     for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
   }
   socket.once('finish', () => socket.destroy());

@@ -476,3 +476,37 @@ describe('handshake over the wire', () => {
     });
   });
 });
+
+describe('rejection headers', () => {
+  it("an app's Content-Type replaces the default on a rejection", async () => {
+    const { createServer } = await import('../../src/index.js');
+    const server = createServer(
+      {
+        onHandshake: (_req, res) => {
+          res.setHeader('Content-Type', 'application/json');
+          res.reject(403, '{"e":1}');
+        },
+      },
+      { host: '127.0.0.1', logger: { error: () => undefined, warn: () => undefined } },
+    );
+    await server.start();
+    try {
+      const { connect } = await import('node:net');
+      const socket = connect(server.address()?.port ?? 0, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(
+        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise((resolve) => socket.once('close', resolve));
+      const text = Buffer.concat(chunks).toString('latin1');
+      expect(text.startsWith('HTTP/1.1 403')).toBe(true);
+      expect(text.match(/^content-type:/gim)).toHaveLength(1);
+      expect(text).toMatch(/^Content-Type: application\/json\r$/m);
+      expect(text.endsWith('{"e":1}')).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});
