@@ -216,7 +216,9 @@ export class Connection {
   /** Begins a close on behalf of the app, server or a failure. Ignored once closing. */
   beginClose(cause: CloseCause): void {
     // The peer's close frame already arrived: its code wins, and `ws` reports it on 'close'.
-    if (!this.#closeBegun && cause.kind !== 'peer' && cause.kind !== 'dropped' && this.#peerClosing()) return;
+    // (A protocol error also leaves ws closing, but then it is ws's own close we report.)
+    const deferToPeer = cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol';
+    if (!this.#closeBegun && deferToPeer && this.#peerClosing()) return;
     this.#send({ type: 'conn.close.begin', cause });
   }
 
