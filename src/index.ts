@@ -23,3 +23,14 @@ export {
 } from './errors.js';
 export { connectionMachine, type ConnectionEvent, type ConnectionCommand } from './machines/connection.js';
 export { supervisorMachine, type SupervisorEvent } from './machines/supervisor.js';
+export {
+  jsonLinesWriter,
+  LifecycleStream,
+  type LifecycleEvent,
+  type LifecycleListener,
+  type LifecycleState,
+  type ConnectionTransition,
+  type ServerTransition,
+  type HookTiming,
+} from './runtime/lifecycle-events.js';
+export type { InspectionObserver } from './options.js';

@@ -29,6 +29,7 @@ import { encodeFrame, idleSocketOf } from './limited-websocket.js';
 import { callHook } from './hooks.js';
 import { Message } from './message.js';
 import { InboundQueue } from './inbound-queue.js';
+import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
 import { PauseReason, RateWindow, ReadGate } from './read-gate.js';
 
 const OK: SendResult = Object.freeze({ ok: true as const });
@@ -43,6 +44,8 @@ export interface ConnectionHost {
   upgrade(conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void): void;
   /** The connection is open: visible to the Endpoint from now on. */
   opened(conn: Connection): void;
+  /** Where transitions are reported. */
+  readonly lifecycle: LifecycleStream;
   /** The connection reached its final state. */
   released(conn: Connection, outcome: ConnectionOutcome): void;
 }
@@ -72,6 +75,9 @@ export class Connection {
   #gate: ReadGate | null = null;
   #rate: RateWindow | null = null;
   #heartbeat: Heartbeat | null = null;
+  #lifecycleState: LifecycleState | null = null;
+  #lastHook: HookTiming | null = null;
+  #rejectStatus: number | null = null;
   #bytesReadBase = 0;
   #bytesWrittenBase = 0;
   #released = false;
@@ -122,6 +128,28 @@ export class Connection {
 
   #send(event: ConnectionEvent): void {
     this.#wake(true).send(event);
+  }
+
+  /** Reports a transition on the lifecycle stream, with the hook that just settled. */
+  #transition(to: LifecycleState, closeCode: number | null = null, closeReason: string | null = null, outcome: ConnectionOutcome | null = null): void {
+    const from = this.#lifecycleState;
+    this.#lifecycleState = to;
+    const hook = this.#lastHook;
+    this.#lastHook = null;
+    const stream = this.#host.lifecycle;
+    if (!stream.active) return;
+    stream.emit({
+      kind: 'connection',
+      clientId: this.id,
+      from,
+      to,
+      at: this.#host.options.clock.now(),
+      hook,
+      closeCode,
+      closeReason,
+      outcome,
+      status: outcome === 'rejected' ? this.#rejectStatus : null,
+    });
   }
 
   /** Drops the actor while nothing can happen to the lifecycle but a close. */
@@ -226,26 +254,33 @@ export class Connection {
     try {
       switch (command.type) {
         case 'cmd.handshake':
+          this.#transition('handshaking');
           void this.#handshake();
           break;
         case 'cmd.upgrade':
+          this.#transition('handshaking.upgrading');
           this.#doUpgrade();
           break;
         case 'cmd.reject':
+          this.#rejectStatus = command.status;
           this.#reject(command.status);
           break;
         case 'cmd.open':
+          this.#transition('open.opening');
           this.#info.state = 'open';
           this.#host.opened(this);
           void this.#open();
           break;
         case 'cmd.close':
+          this.#transition('closing.draining', command.code, command.reason);
           this.#applyClose(command);
           break;
         case 'cmd.notifyClose':
+          this.#transition('closing.notifying', command.code, command.reason);
           void this.#notifyClose(command.code, command.reason);
           break;
         case 'cmd.release':
+          this.#transition('closed', this.#info.close_code, this.#info.close_reason, command.outcome);
           this.#release(command.outcome);
           break;
       }
@@ -258,10 +293,12 @@ export class Connection {
     const { req, subprotocols } = this.#upgrade;
     const decision = new HandshakeDecision(subprotocols);
     const app = this.#host.app;
+    const started = performance.now();
     const outcome =
       app.onHandshake === undefined
         ? { ok: true as const, value: undefined }
         : await callHook(() => app.onHandshake?.(createHandshakeRequest(req, subprotocols), decision));
+    this.#lastHook = { name: 'onHandshake', durationMs: performance.now() - started, ok: outcome.ok };
     decision.settled = true;
     this.#decision = decision;
     if (!outcome.ok) {
@@ -379,9 +416,12 @@ export class Connection {
     const inbound = this.#inbound as InboundQueue;
     inbound.openStarted();
     const app = this.#host.app;
+    const started = performance.now();
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, this.#handshakeData));
+    this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
     if (outcome.ok) {
       this.#send({ type: 'conn.opened' });
+      if (!this.#closeBegun) this.#transition('open.ready');
       this.#hibernate();
     }
     else this.#hookFailed('onOpen', outcome.error);
@@ -443,7 +483,9 @@ export class Connection {
   async #notifyClose(code: number, reason: string): Promise<void> {
     const app = this.#host.app;
     if (app.onClose !== undefined) {
+      const started = performance.now();
       const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
+      this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
       if (!outcome.ok) this.#host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
     this.#send({ type: 'conn.closed' });

@@ -18,6 +18,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import { checkUpgradeRequest } from './handshake-checks.js';
 import { writeHttpRejection, type HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
+import { LifecycleStream } from './lifecycle-events.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 
 /** Client ids are unique in the process and never reused, across servers too. */
@@ -36,6 +37,8 @@ export type ServerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stoppe
 export class WsActorServer<H = unknown> {
   /** The Endpoint handed to `onStart`; usable from outside the app too. */
   readonly endpoint: Endpoint;
+  /** Lifecycle transitions of the server and of every connection; subscribe to watch them. */
+  readonly lifecycle: LifecycleStream;
   /** The supervisor actor (connection actors are separate root actors; see docs/lifecycle.md). */
   readonly supervisor: Actor<ReturnType<typeof supervisorFor>>;
   readonly #options: ResolvedOptions;
@@ -57,6 +60,7 @@ export class WsActorServer<H = unknown> {
     this.#options = resolveOptions(options);
     this.#app = app;
     this.endpoint = new ClientEndpoint(this.#open);
+    this.lifecycle = new LifecycleStream(this.#options.logger);
     const { maxPayload, maxFragments, maxFrameSize, validateUtf8, perMessageDeflate, allowedOrigins } = this.#options;
     this.#origins = allowedOrigins === null ? null : new Set(allowedOrigins.map((o) => o.toLowerCase()));
     this.#wss = new WebSocketServer({
@@ -93,7 +97,17 @@ export class WsActorServer<H = unknown> {
       ),
       inspect === null ? {} : { inspect },
     );
-    this.supervisor.subscribe({ error: (error) => this.#options.logger.error('supervisor failed', error) });
+    let serverState: string | null = null;
+    this.supervisor.subscribe({
+      next: (snapshot) => {
+        const to = String(snapshot.value);
+        if (to === serverState) return;
+        const from = serverState;
+        serverState = to;
+        if (this.lifecycle.active) this.lifecycle.emit({ kind: 'server', from, to, at: this.#options.clock.now() });
+      },
+      error: (error) => this.#options.logger.error('supervisor failed', error),
+    });
     this.supervisor.start();
     this.#host = this.#makeHost();
   }
@@ -266,6 +280,7 @@ export class WsActorServer<H = unknown> {
     return {
       app: this.#app,
       options: this.#options,
+      lifecycle: this.lifecycle,
       isAccepting: () => this.#accepting,
       upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
         const { req, socket, head } = conn.upgradeRequest;

@@ -1,0 +1,86 @@
+/**
+ * A typed stream of lifecycle transitions (server and every connection), for logs, live
+ * views and tests. Cheap when nobody listens: producers check `active` first.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Logger } from './logger.js';
+
+/** Connection states as the stream names them (leaf states of the connection machine). */
+export type LifecycleState =
+  | 'handshaking'
+  | 'handshaking.upgrading'
+  | 'open.opening'
+  | 'open.ready'
+  | 'closing.draining'
+  | 'closing.notifying'
+  | 'closed';
+
+/** The hook whose settling caused a transition. */
+export interface HookTiming {
+  readonly name: 'onHandshake' | 'onOpen' | 'onClose';
+  readonly durationMs: number;
+  readonly ok: boolean;
+}
+
+export interface ConnectionTransition {
+  readonly kind: 'connection';
+  readonly clientId: number;
+  readonly from: LifecycleState | null;
+  readonly to: LifecycleState;
+  /** Clock time of the transition, ms since the epoch. */
+  readonly at: number;
+  readonly hook: HookTiming | null;
+  /** Set from `closing.draining` on. */
+  readonly closeCode: number | null;
+  readonly closeReason: string | null;
+  /** On `closed`: how the connection ended; rejected handshakes carry their HTTP status. */
+  readonly outcome: 'closed' | 'rejected' | 'aborted' | null;
+  readonly status: number | null;
+}
+
+export interface ServerTransition {
+  readonly kind: 'server';
+  readonly from: string | null;
+  readonly to: string;
+  readonly at: number;
+}
+
+export type LifecycleEvent = ConnectionTransition | ServerTransition;
+export type LifecycleListener = (event: LifecycleEvent) => void;
+
+export class LifecycleStream {
+  readonly #listeners = new Set<LifecycleListener>();
+
+  constructor(private readonly logger: Logger) {}
+
+  /** True while at least one listener is subscribed. */
+  get active(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: LifecycleListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: LifecycleEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error('lifecycle listener failed', error);
+      }
+    }
+  }
+}
+
+/** A listener that appends every event as one JSON line to `path`; `close()` flushes it. */
+export function jsonLinesWriter(path: string): { listener: LifecycleListener; close(): Promise<void> } {
+  const out: WriteStream = createWriteStream(path, { flags: 'a' });
+  out.on('error', (error) => console.error(`[wsactor] lifecycle log ${path}:`, error));
+  return {
+    listener: (event) => void out.write(JSON.stringify(event) + '\n'),
+    close: () => new Promise((resolve) => out.end(resolve)),
+  };
+}
