@@ -1,0 +1,104 @@
+/** What the orchestrator and its child processes say to each other, and small shared helpers. */
+
+/** Milliseconds on the monotonic clock (CLOCK_MONOTONIC), comparable across processes. */
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `count` loopback source addresses from 127.0.0.`first` on (the kernel owns all of 127/8). */
+export function loopbackAddresses(first: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `127.0.0.${first + i}`);
+}
+
+/** Broadcast payloads start with their sequence number, padded to `size` bytes. */
+export function broadcastPayload(seq: number, size: number): string {
+  const head = `${seq} `;
+  return head + 'x'.repeat(Math.max(0, size - head.length));
+}
+
+export function payloadSeq(data: Buffer): number {
+  return Number.parseInt(data.toString('latin1', 0, 16), 10);
+}
+
+export type ServerKind = 'raw' | 'wsactor' | 'tcp';
+
+export interface MemInfo {
+  rss: number;
+  heapUsed: number;
+  external: number;
+}
+
+export interface ServerStats {
+  /** Event-loop delay since the last reset, from perf_hooks.monitorEventLoopDelay. */
+  eldP50Ms: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
+  /** Server CPU (user + system) since the last reset, and the system (kernel) part of it. */
+  cpuMs: number;
+  sysMs: number;
+}
+
+export type ServerCommands = {
+  /** gc() twice, then process.memoryUsage(). */
+  mem: { req: null; res: MemInfo };
+  /** Restarts the event-loop delay histogram and the CPU counter. */
+  reset: { req: null; res: null };
+  stats: { req: null; res: ServerStats };
+  /** Open connections as the server counts them. */
+  clients: { req: null; res: number };
+  /** Sends `count` broadcasts (seq firstSeq...), yielding to the event loop between them. */
+  broadcast: { req: { count: number; size: number; firstSeq: number }; res: { startMs: number; sent: number } };
+};
+
+/** One measurement window of a load process. `hist` is an encoded HDR histogram in µs. */
+export interface Sample {
+  count: number;
+  errors: number;
+  elapsedMs: number;
+  /** CPU (user + system) the load process used in the window. */
+  cpuMs: number;
+  hist: string;
+}
+
+
+export interface EchoJob {
+  kind: 'ws' | 'tcp';
+  port: number;
+  addresses: string[];
+  conns: number;
+  inflight: number;
+  size: number;
+}
+
+export interface ChurnJob {
+  port: number;
+  addresses: string[];
+  concurrency: number;
+  size: number;
+}
+
+/** Load processes run until stopped; `mark` returns what happened since the previous mark. */
+export type LoadCommands<J> = {
+  start: { req: J; res: null };
+  mark: { req: null; res: Sample };
+  stop: { req: null; res: null };
+};
+
+export type HoldCommands = {
+  /** Opens `count` idle connections, spread over `addresses`. */
+  connect: { req: { port: number; count: number; addresses: string[] }; res: { connected: number } };
+  /** Resolves once every connection received broadcast `seq`; `lastMs` is when the last one did. */
+  await: { req: { seq: number; timeoutMs: number }; res: { lastMs: number; received: number } };
+};
+
+/**
+ * Options of every bench WebSocket client: no compression, and an all-zero masking key so
+ * the load generator does not spend its CPU masking (the servers' work is unchanged).
+ */
+export function clientOptions(localAddress: string | undefined): { localAddress?: string; perMessageDeflate: false; generateMask(mask: Buffer): void } {
+  return { localAddress, perMessageDeflate: false, generateMask: (mask) => void mask.fill(0) };
+}

@@ -1,0 +1,103 @@
+/**
+ * Collects per-round values of each metric, then prints the table (medians, ratio
+ * wsactor/raw ws, target, pass/miss) and writes the results file.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname } from 'node:path';
+import type { ServerKind } from './protocol.js';
+
+export interface MetricSpec {
+  id: string;
+  label: string;
+  unit: string;
+  /** Target on the ratio wsactor / raw ws, if the issue sets one. */
+  target?: { op: '>=' | '<='; ratio: number; note?: string };
+}
+
+interface Metric extends MetricSpec {
+  values: Record<ServerKind, number[]>;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export function fmt(value: number, unit = ''): string {
+  if (!Number.isFinite(value)) return '–';
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const text = value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return unit === '' ? text : `${text} ${unit}`;
+}
+
+export class Results {
+  readonly #metrics = new Map<string, Metric>();
+
+  add(spec: MetricSpec, kind: ServerKind, value: number): void {
+    let metric = this.#metrics.get(spec.id);
+    if (metric === undefined) {
+      metric = { ...spec, values: { raw: [], wsactor: [], tcp: [] } };
+      this.#metrics.set(spec.id, metric);
+    }
+    metric.values[kind].push(value);
+  }
+
+  rows(): {
+    id: string;
+    label: string;
+    unit: string;
+    raw: number;
+    wsactor: number;
+    tcp: number;
+    ratio: number;
+    target: string;
+    pass: boolean | null;
+    rounds: Record<ServerKind, number[]>;
+  }[] {
+    return [...this.#metrics.values()].map((m) => {
+      const raw = median(m.values.raw);
+      const wsactor = median(m.values.wsactor);
+      const ratio = wsactor / raw;
+      const t = m.target;
+      const pass = t === undefined || !Number.isFinite(ratio) ? null : t.op === '>=' ? ratio >= t.ratio : ratio <= t.ratio;
+      const target = t === undefined ? '' : `${t.op} ${t.ratio.toFixed(2)}${t.note === undefined ? '' : ` (${t.note})`}`;
+      const round = (v: number): number => Number(v.toPrecision(4));
+      const rounds = { raw: m.values.raw.map(round), wsactor: m.values.wsactor.map(round), tcp: m.values.tcp.map(round) };
+      return { id: m.id, label: m.label, unit: m.unit, raw, wsactor, tcp: median(m.values.tcp), ratio, target, pass, rounds };
+    });
+  }
+
+  /** The table as text, one metric per line. */
+  table(): string {
+    const header = ['metric', 'raw ws', 'wsactor', 'ratio', 'target', 'result', 'tcp ceiling'];
+    const lines = this.rows().map((r) => [
+      r.label,
+      fmt(r.raw, r.unit),
+      fmt(r.wsactor, r.unit),
+      Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : '–',
+      r.target,
+      r.pass === null ? '' : r.pass ? 'pass' : 'MISS',
+      Number.isFinite(r.tcp) ? fmt(r.tcp, r.unit) : '',
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
+    const render = (cells: string[]): string =>
+      cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
+    return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(render)].join('\n');
+  }
+
+  write(file: string, meta: Record<string, unknown>): void {
+    const body = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      ...meta,
+      ratio: 'wsactor / raw ws (medians over rounds)',
+      metrics: this.rows().map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(3)) })),
+    };
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(body, null, 1)}\n`);
+  }
+}

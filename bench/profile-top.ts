@@ -1,0 +1,76 @@
+/**
+ * Summarises a V8 .cpuprofile (from `npm run bench -- --cpu-prof`): the functions with the
+ * most self time, and the share of time spent under src/ (wsactor) and xstate. Given a
+ * directory, reads its largest profile (the main thread; tsx's loader thread writes one too).
+ * `skip` leaves out the first seconds (process start-up and module loading).
+ * Run: npx tsx bench/profile-top.ts bench/results/raw/<dir or file> [rows] [skip seconds]
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const [target, rowsArg, skipArg] = process.argv.slice(2);
+if (target === undefined) {
+  console.error('usage: npx tsx bench/profile-top.ts DIR|FILE.cpuprofile [rows] [skip seconds]');
+  process.exit(2);
+}
+const largest = (dir: string): string =>
+  readdirSync(dir)
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size)[0] ?? dir;
+const file = statSync(target).isDirectory() ? largest(target) : target;
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const skipUs = Number(skipArg ?? 0) * 1e6;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+
+const self = new Map<number, number>();
+let elapsed = 0;
+profile.samples.forEach((id, i) => {
+  const dt = profile.timeDeltas[i] ?? 0;
+  elapsed += dt;
+  if (elapsed >= skipUs) self.set(id, (self.get(id) ?? 0) + dt);
+});
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+const idle = [...self].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, t]) => a + t, 0);
+
+const where = (n: ProfileNode): string => {
+  const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|src|bench|examples)\//, '$1/');
+  return `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
+};
+const grouped = new Map<string, number>();
+for (const [id, t] of self) {
+  const node = byId.get(id);
+  if (node !== undefined) grouped.set(where(node), (grouped.get(where(node)) ?? 0) + t);
+}
+
+/** Time of samples whose stack passes through a frame whose url matches `test`. */
+const under = (test: (url: string) => boolean): number => {
+  let sum = 0;
+  for (const [id, t] of self) {
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      if (test(byId.get(cur)?.callFrame.url ?? '')) {
+        sum += t;
+        break;
+      }
+    }
+  }
+  return sum;
+};
+const pct = (t: number): string => `${((100 * t) / (total - idle)).toFixed(1)}%`;
+
+console.log(`busy ${((total - idle) / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled`);
+console.log(`under src/: ${pct(under((u) => u.includes('/src/')))}, under xstate: ${pct(under((u) => u.includes('/xstate/')))}`);
+const rows = [...grouped].filter(([name]) => !name.startsWith('(idle)')).sort((a, b) => b[1] - a[1]);
+for (const [name, t] of rows.slice(0, Number(rowsArg ?? 25))) console.log(`${pct(t).padStart(6)}  ${name}`);

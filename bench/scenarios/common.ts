@@ -1,0 +1,56 @@
+/** Shared by the scenarios: starting servers and load processes, round order, progress. */
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../lib/config.js';
+import { Proc, type Commands } from '../lib/ipc.js';
+import type { ServerCommands, ServerKind, ServerStats } from '../lib/protocol.js';
+import type { Results } from '../lib/report.js';
+
+const benchDir = fileURLToPath(new URL('..', import.meta.url));
+const SERVER_FILES: Record<ServerKind, string> = { raw: 'raw-ws.ts', wsactor: 'wsactor.ts', tcp: 'tcp-echo.ts' };
+export const KIND_LABEL: Record<ServerKind, string> = { raw: 'raw ws', wsactor: 'wsactor', tcp: 'tcp' };
+
+export interface Context {
+  config: Config;
+  results: Results;
+  log(line: string): void;
+}
+
+export type Server = Proc<ServerCommands> & { port: number };
+
+/** Starts one server process; its port comes from its ready line. */
+export async function startServer(ctx: Context, kind: ServerKind, tag: string): Promise<Server> {
+  const flags = ['--expose-gc'];
+  if (ctx.config.cpuProf) {
+    flags.push('--cpu-prof', `--cpu-prof-dir=${benchDir}results/raw/${kind}-${tag}-${Date.now()}`);
+  }
+  const proc = await Proc.spawn<ServerCommands>(`${kind} server`, `${benchDir}servers/${SERVER_FILES[kind]}`, [], { nodeFlags: flags });
+  const port = proc.info.port;
+  if (typeof port !== 'number' || port <= 0) throw new Error(`${kind} server reported no port`);
+  return Object.assign(proc, { port });
+}
+
+/** Starts `count` load processes running bench/load/`file`. */
+export function startLoad<C extends Commands>(file: string, count: number): Promise<Proc<C>[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => Proc.spawn<C>(`${file}#${i}`, `${benchDir}load/${file}`)));
+}
+
+/** Alternating order: A B in odd rounds, B A in even ones (extra kinds keep their place last). */
+export function roundOrder<K extends ServerKind>(round: number, kinds: readonly K[]): K[] {
+  if (round % 2 === 1 || kinds.length < 2) return [...kinds];
+  const [a, b, ...rest] = kinds as [K, K, ...K[]];
+  return [b, a, ...rest];
+}
+
+/** Splits `total` into `parts` near-equal shares. */
+export function share(total: number, parts: number, index: number): number {
+  return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
+}
+
+export async function stopAll(procs: readonly { stop(): Promise<void> }[]): Promise<void> {
+  await Promise.all(procs.map((p) => p.stop()));
+}
+
+/** The kernel's part of a server's CPU time, as a percentage. */
+export function kernelShare(stats: ServerStats): string {
+  return `${Math.round((100 * stats.sysMs) / stats.cpuMs)}%`;
+}

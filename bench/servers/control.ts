@@ -1,0 +1,64 @@
+/**
+ * The part every bench server shares: prints `{"ready":true,"port":N}` and answers the
+ * orchestrator's IPC commands (memory after GC, event-loop delay, CPU, client count, broadcast).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { serve } from '../lib/ipc.js';
+import { broadcastPayload, nowMs, type ServerCommands } from '../lib/protocol.js';
+
+export interface ServerHooks {
+  port: number;
+  clients(): number;
+  /** Sends one text message to every open client; resolves when the server considers it sent. */
+  broadcast(data: string): Promise<unknown>;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+export function serveControl(hooks: ServerHooks): void {
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  let cpu = process.cpuUsage();
+
+  serve<ServerCommands>(
+    {
+      mem: async () => {
+        if (gc === undefined) throw new Error('run the server with --expose-gc');
+        gc();
+        await yieldToLoop();
+        gc();
+        const { rss, heapUsed, external } = process.memoryUsage();
+        return { rss, heapUsed, external };
+      },
+      reset: () => {
+        eld.reset();
+        cpu = process.cpuUsage();
+        return null;
+      },
+      stats: () => {
+        const used = process.cpuUsage(cpu);
+        const ms = (ns: number): number => ns / 1e6;
+        return {
+          eldP50Ms: ms(eld.percentile(50)),
+          eldP99Ms: ms(eld.percentile(99)),
+          eldMaxMs: ms(eld.max),
+          cpuMs: (used.user + used.system) / 1000,
+          sysMs: used.system / 1000,
+        };
+      },
+      clients: () => hooks.clients(),
+      broadcast: async ({ count, size, firstSeq }) => {
+        const startMs = nowMs();
+        const pending: Promise<unknown>[] = [];
+        for (let i = 0; i < count; i++) {
+          pending.push(hooks.broadcast(broadcastPayload(firstSeq + i, size)));
+          if (i < count - 1) await yieldToLoop();
+        }
+        await Promise.all(pending);
+        return { startMs, sent: hooks.clients() };
+      },
+    },
+    { port: hooks.port },
+  );
+}
