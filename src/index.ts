@@ -34,3 +34,4 @@ export {
   type HookTiming,
 } from './runtime/lifecycle-events.js';
 export type { InspectionObserver } from './options.js';
+export { ServerStats } from './runtime/stats.js';

@@ -30,6 +30,7 @@ import { callHook } from './hooks.js';
 import { Message } from './message.js';
 import { InboundQueue } from './inbound-queue.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
+import type { ServerStats } from './stats.js';
 import { PauseReason, RateWindow, ReadGate } from './read-gate.js';
 
 const OK: SendResult = Object.freeze({ ok: true as const });
@@ -44,6 +45,8 @@ export interface ConnectionHost {
   upgrade(conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void): void;
   /** The connection is open: visible to the Endpoint from now on. */
   opened(conn: Connection): void;
+  /** Server-wide counters. */
+  readonly stats: ServerStats;
   /** Where transitions are reported. */
   readonly lifecycle: LifecycleStream;
   /** The connection reached its final state. */
@@ -208,7 +211,8 @@ export class Connection {
     const buffered = ws.bufferedAmount;
     if (buffered > 0 && buffered + payload.length > maxBufferedBytes) {
       // A slow consumer: bound our memory instead of queueing without limit.
-      if (outboundOverflow === 'close') {
+      if (outboundOverflow === 'close' && !this.#closeBegun) {
+        this.#host.stats.slowConsumerCloses++;
         this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
       }
       done(new BackpressureError(this.id, buffered));
@@ -223,6 +227,9 @@ export class Connection {
       const now = this.#host.options.clock.now();
       info.messages_sent++;
       info.frames_sent++;
+      const stats = this.#host.stats;
+      stats.messagesOut++;
+      stats.bytesOut += payload.length;
       info.last_sent_at = now;
       info.last_data_sent_at = now;
       done(null);
@@ -338,9 +345,11 @@ export class Connection {
     this.#clearHandshakeTimer();
     ws.binaryType = 'fragments';
     const { options } = this.#host;
+    const stats = this.#host.stats;
     this.#gate = new ReadGate(
       () => ws.pause(),
       () => ws.resume(),
+      (reason) => void (reason === PauseReason.BACKLOG ? stats.backlogPauses++ : stats.ratePauses++),
     );
     this.#inbound = new InboundQueue(options.concurrency, options.maxQueuedMessages, this.#gate, {
       deliver: (message) => this.#deliver(message),
@@ -387,14 +396,19 @@ export class Connection {
     info.frames_read += chunks.length - 1;
     info.messages_read++;
     info.last_data_read_at = now;
+    const stats = this.#host.stats;
+    stats.messagesIn++;
+    for (const chunk of chunks) stats.bytesIn += chunk.length;
     const inbound = this.#inbound as InboundQueue;
     if (!inbound.accepting) {
       info.messages_dropped++;
+      stats.messagesDropped++;
       return;
     }
     const { options } = this.#host;
     if (isBinary && options.textOnly) {
       info.messages_dropped++;
+      stats.messagesDropped++;
       this.beginClose({ kind: 'limit', code: 1003, reason: 'Binary messages are not accepted' });
       return;
     }
@@ -430,7 +444,10 @@ export class Connection {
 
   async #deliver(message: Message): Promise<boolean> {
     const app = this.#host.app;
+    const timed = this.#host.stats.onDataTimed;
+    const started = timed === null ? 0 : performance.now();
     const outcome = app.onData === undefined ? { ok: true as const } : await callHook(() => app.onData?.(this.id, message));
+    timed?.(performance.now() - started, outcome.ok);
     if (!outcome.ok) this.#hookFailed('onData', outcome.error);
     return outcome.ok;
   }
@@ -443,7 +460,9 @@ export class Connection {
   }
 
   #dropQueue(): void {
-    this.#info.messages_dropped += this.#inbound?.halt() ?? 0;
+    const dropped = this.#inbound?.halt() ?? 0;
+    this.#info.messages_dropped += dropped;
+    this.#host.stats.messagesDropped += dropped;
   }
 
   #applyClose(command: Extract<ConnectionCommand, { type: 'cmd.close' }>): void {

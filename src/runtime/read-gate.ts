@@ -10,6 +10,7 @@ export class ReadGate {
   constructor(
     private readonly pause: () => void,
     private readonly resume: () => void,
+    private readonly onHold: (reason: number) => void = () => undefined,
   ) {}
 
   get paused(): boolean {
@@ -22,6 +23,7 @@ export class ReadGate {
 
   hold(reason: number): void {
     const before = this.#reasons;
+    if ((before & reason) === 0) this.onHold(reason);
     this.#reasons |= reason;
     if (before === 0) this.pause();
   }

@@ -19,6 +19,7 @@ import { checkUpgradeRequest } from './handshake-checks.js';
 import { writeHttpRejection, type HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
+import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 
 /** Client ids are unique in the process and never reused, across servers too. */
@@ -37,6 +38,8 @@ export type ServerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stoppe
 export class WsActorServer<H = unknown> {
   /** The Endpoint handed to `onStart`; usable from outside the app too. */
   readonly endpoint: Endpoint;
+  /** Server-wide message, byte and backpressure counters (read by metrics). */
+  readonly stats = new ServerStats();
   /** Lifecycle transitions of the server and of every connection; subscribe to watch them. */
   readonly lifecycle: LifecycleStream;
   /** The supervisor actor (connection actors are separate root actors; see docs/lifecycle.md). */
@@ -281,6 +284,7 @@ export class WsActorServer<H = unknown> {
       app: this.#app,
       options: this.#options,
       lifecycle: this.lifecycle,
+      stats: this.stats,
       isAccepting: () => this.#accepting,
       upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
         const { req, socket, head } = conn.upgradeRequest;
