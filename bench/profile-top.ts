@@ -2,7 +2,8 @@
  * Summarises a V8 .cpuprofile (from `npm run bench -- --cpu-prof`): the functions with the
  * most self time, and the share of time spent under src/ (wsactor) and xstate. Given a
  * directory, reads its largest profile (the main thread; tsx's loader thread writes one too).
- * `skip` leaves out the first seconds (process start-up and module loading).
+ * `skip` leaves out the first seconds (process start-up and module loading). Last, the time
+ * under each innermost src/ function, to see which part of wsactor drives the cost.
  * Run: npx tsx bench/profile-top.ts bench/results/raw/<dir or file> [rows] [skip seconds]
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -74,3 +75,19 @@ console.log(`busy ${((total - idle) / 1000).toFixed(0)} ms of ${(total / 1000).t
 console.log(`under src/: ${pct(under((u) => u.includes('/src/')))}, under xstate: ${pct(under((u) => u.includes('/xstate/')))}`);
 const rows = [...grouped].filter(([name]) => !name.startsWith('(idle)')).sort((a, b) => b[1] - a[1]);
 for (const [name, t] of rows.slice(0, Number(rowsArg ?? 25))) console.log(`${pct(t).padStart(6)}  ${name}`);
+
+/** Inclusive time by the innermost wsactor (src/) function on the stack. */
+const bySrc = new Map<string, number>();
+for (const [id, t] of self) {
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const node = byId.get(cur);
+    if (node?.callFrame.url.includes('/src/') === true) {
+      bySrc.set(where(node), (bySrc.get(where(node)) ?? 0) + t);
+      break;
+    }
+  }
+}
+if (bySrc.size > 0) {
+  console.log('\ninnermost src/ function on the stack (inclusive):');
+  for (const [name, t] of [...bySrc].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${pct(t).padStart(6)}  ${name}`);
+}

@@ -28,10 +28,12 @@ export interface Config {
   scenarios: ScenarioName[];
   /** Write a V8 CPU profile of every server process to bench/results/raw/. */
   cpuProf: boolean;
+  /** Write a heap snapshot of each server at the memory measurement to bench/results/raw/. */
+  heapSnapshot: boolean;
   out: string;
 }
 
-const FULL: Omit<Config, 'scenarios' | 'cpuProf' | 'out' | 'quick'> = {
+const FULL: Omit<Config, 'scenarios' | 'cpuProf' | 'heapSnapshot' | 'out' | 'quick'> = {
   rounds: 3,
   warmupMs: 1000,
   echoMs: 3000,
@@ -58,7 +60,7 @@ const QUICK: typeof FULL = {
 };
 
 const HELP = `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--conns N]
-                        [--only echo,churn,idle] [--cpu-prof] [--out FILE]
+                        [--only echo,churn,idle] [--cpu-prof] [--heap-snapshot] [--out FILE]
   --quick      smoke run, well under a minute (1 round, short windows, 2k idle connections)
   --rounds N   rounds per server (default 3; medians are reported)
   --seconds S  measured seconds per echo case and churn round
@@ -66,6 +68,7 @@ const HELP = `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--co
   --clients N  echo and churn client processes (default 1)
   --only LIST  run only these scenarios
   --cpu-prof   write a CPU profile of every server process to bench/results/raw/
+  --heap-snapshot  write a heap snapshot of each server holding the idle connections
   --out FILE   results file (default bench/results/latest.json)`;
 
 export function parseConfig(argv: string[]): Config {
@@ -79,6 +82,7 @@ export function parseConfig(argv: string[]): Config {
       clients: { type: 'string' },
       only: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'heap-snapshot': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/results/latest.json' },
       help: { type: 'boolean', default: false },
     },
@@ -92,6 +96,7 @@ export function parseConfig(argv: string[]): Config {
     quick: values.quick,
     scenarios: [...SCENARIOS],
     cpuProf: values['cpu-prof'],
+    heapSnapshot: values['heap-snapshot'],
     out: values.out,
   };
   const int = (text: string | undefined, name: string): number | undefined => {

@@ -50,6 +50,8 @@ export type ServerCommands = {
   stats: { req: null; res: ServerStats };
   /** Open connections as the server counts them. */
   clients: { req: null; res: number };
+  /** Writes a V8 heap snapshot to `file`; returns its name. */
+  heapSnapshot: { req: { file: string }; res: string };
   /** Sends `count` broadcasts (seq firstSeq...), yielding to the event loop between them. */
   broadcast: { req: { count: number; size: number; firstSeq: number }; res: { startMs: number; sent: number } };
 };

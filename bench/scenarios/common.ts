@@ -1,4 +1,5 @@
 /** Shared by the scenarios: starting servers and load processes, round order, progress. */
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config.js';
 import { Proc, type Commands } from '../lib/ipc.js';
@@ -17,11 +18,17 @@ export interface Context {
 
 export type Server = Proc<ServerCommands> & { port: number };
 
+/** A path in bench/results/raw/ (git ignores it), for profiles and snapshots. */
+export function rawResultFile(name: string): string {
+  mkdirSync(`${benchDir}results/raw`, { recursive: true });
+  return `${benchDir}results/raw/${name}`;
+}
+
 /** Starts one server process; its port comes from its ready line. */
 export async function startServer(ctx: Context, kind: ServerKind, tag: string): Promise<Server> {
   const flags = ['--expose-gc'];
   if (ctx.config.cpuProf) {
-    flags.push('--cpu-prof', `--cpu-prof-dir=${benchDir}results/raw/${kind}-${tag}-${Date.now()}`);
+    flags.push('--cpu-prof', `--cpu-prof-dir=${rawResultFile(`${kind}-${tag}-${Date.now()}`)}`);
   }
   const proc = await Proc.spawn<ServerCommands>(`${kind} server`, `${benchDir}servers/${SERVER_FILES[kind]}`, [], { nodeFlags: flags });
   const port = proc.info.port;

@@ -6,7 +6,7 @@
 import type { Proc } from '../lib/ipc.js';
 import { loopbackAddresses, sleep, type HoldCommands, type ServerKind } from '../lib/protocol.js';
 import { fmt, median, type MetricSpec } from '../lib/report.js';
-import { KIND_LABEL, kernelShare, roundOrder, share, startLoad, startServer, stopAll, type Context, type Server } from './common.js';
+import { KIND_LABEL, kernelShare, rawResultFile, roundOrder, share, startLoad, startServer, stopAll, type Context, type Server } from './common.js';
 
 const SIZE = 64;
 const faster = { op: '<=', ratio: 1 / 1.5, note: '1.5x faster' } as const;
@@ -61,6 +61,10 @@ async function oneRound(ctx: Context, kind: ServerKind, round: number): Promise<
     const heap = (after.heapUsed - before.heapUsed) / n / 1024;
     ctx.results.add(metric.rss, kind, rss);
     ctx.results.add(metric.heap, kind, heap);
+    if (ctx.config.heapSnapshot) {
+      const file = await server.request('heapSnapshot', { file: rawResultFile(`${kind}-idle-r${round}.heapsnapshot`) });
+      ctx.log(`  heap snapshot: ${file}`);
+    }
 
     const singles: number[] = [];
     for (let i = 0; i < fanoutSingles; i++) {

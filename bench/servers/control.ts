@@ -1,9 +1,11 @@
 /**
  * The part every bench server shares: prints `{"ready":true,"port":N}` and answers the
- * orchestrator's IPC commands (memory after GC, event-loop delay, CPU, client count, broadcast).
+ * orchestrator's IPC commands (memory after GC, event-loop delay, CPU, client count, broadcast,
+ * heap snapshot).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { serve } from '../lib/ipc.js';
 import { broadcastPayload, nowMs, type ServerCommands } from '../lib/protocol.js';
 
@@ -48,6 +50,7 @@ export function serveControl(hooks: ServerHooks): void {
         };
       },
       clients: () => hooks.clients(),
+      heapSnapshot: ({ file }) => writeHeapSnapshot(file),
       broadcast: async ({ count, size, firstSeq }) => {
         const startMs = nowMs();
         const pending: Promise<unknown>[] = [];
