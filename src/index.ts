@@ -35,3 +35,15 @@ export {
 } from './runtime/lifecycle-events.js';
 export type { InspectionObserver } from './options.js';
 export { ServerStats } from './runtime/stats.js';
+export {
+  createLiveView,
+  type LiveView,
+  type LiveViewOptions,
+  type LiveViewSource,
+  type LiveViewSnapshot,
+  type LiveViewUpdate,
+  type ClientView,
+  type CloseView,
+  type TimelineEntry,
+} from './observe/live-view.js';
+export { createMetrics, type WsActorMetrics, type MetricsOptions, type MetricsSource } from './observe/metrics.js';

@@ -1,17 +1,17 @@
 /**
- * One client connection: owns the socket, the connection actor and the queue of messages
- * waiting for `onData`. The actor decides the lifecycle and emits commands; this class
- * carries them out. Data messages bypass the actor (one event costs ~5 µs; see docs).
+ * One client connection: owns the connection actor and runs the app's hooks. The actor
+ * decides the lifecycle and emits commands; this class carries them out, with the socket side
+ * in ClientSocket. Data messages bypass the actor (one event costs ~5 µs; see docs).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createActor, type Actor } from 'xstate';
-import { WebSocket } from 'ws';
-import { closeCodeForWsError, type CloseCause } from '../close-codes.js';
+import type { WebSocket } from 'ws';
+import type { CloseCause } from '../close-codes.js';
 import { newClientInfo, type ClientInfo, type MutableClientInfo } from '../endpoint/client-info.js';
 import type { OutboundMessage } from '../endpoint/endpoint.js';
 import type { SendResult } from '../endpoint/types.js';
-import { BackpressureError, ClientClosingError, HookError, SendFailedError, type WsActorError } from '../errors.js';
+import { ClientClosingError, HookError, type WsActorError } from '../errors.js';
 import {
   connectionMachine,
   serverInitiated,
@@ -24,14 +24,11 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
-import { Heartbeat } from './heartbeat.js';
-import { encodeFrame, idleSocketOf } from './limited-websocket.js';
+import { ClientSocket } from './client-socket.js';
 import { callHook } from './hooks.js';
-import { Message } from './message.js';
-import { InboundQueue } from './inbound-queue.js';
+import type { Message } from './message.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
 import type { ServerStats } from './stats.js';
-import { PauseReason, RateWindow, ReadGate } from './read-gate.js';
 
 const OK: SendResult = Object.freeze({ ok: true as const });
 
@@ -67,22 +64,14 @@ export class Connection {
   readonly #host: ConnectionHost;
   readonly #info: MutableClientInfo;
   readonly #upgrade: UpgradeRequest;
-  #ws: WebSocket | null = null;
+  #io: ClientSocket | null = null;
   #decision: HandshakeDecision | null = null;
   #handshakeData: unknown;
-  #inbound: InboundQueue | null = null;
   #closeBegun = false;
-  #closeTimer: unknown = null;
   #handshakeTimer: unknown = null;
-  #rateTimer: unknown = null;
-  #gate: ReadGate | null = null;
-  #rate: RateWindow | null = null;
-  #heartbeat: Heartbeat | null = null;
   #lifecycleState: LifecycleState | null = null;
   #lastHook: HookTiming | null = null;
   #rejectStatus: number | null = null;
-  #bytesReadBase = 0;
-  #bytesWrittenBase = 0;
   #released = false;
 
   constructor(id: number, host: ConnectionHost, upgrade: UpgradeRequest) {
@@ -178,15 +167,11 @@ export class Connection {
   }
 
   #peerClosing(): boolean {
-    return this.#ws !== null && this.#ws.readyState !== WebSocket.OPEN;
+    return this.#io?.peerClosing ?? false;
   }
 
   info(): ClientInfo {
-    const socket = this.#upgrade.socket as Duplex & { bytesRead?: number; bytesWritten?: number };
-    if (this.#ws !== null) {
-      this.#info.bytes_read = (socket.bytesRead ?? 0) - this.#bytesReadBase;
-      this.#info.bytes_sent = (socket.bytesWritten ?? 0) - this.#bytesWrittenBase;
-    }
+    this.#io?.countBytes(this.#info);
     return { ...this.#info };
   }
 
@@ -195,52 +180,10 @@ export class Connection {
     return new Promise((resolve) => this.write({ payload, binary, frame: null }, (error) => resolve(error === null ? OK : { ok: false, error })));
   }
 
-  /**
-   * Sends one message and calls `done` once it was handed to the OS (null) or failed. A
-   * broadcast passes the same `message` to every client: its frame is encoded once and the
-   * same bytes are written to each socket whose `ws` sender is idle.
-   */
+  /** Callback form of `send`, used by broadcasts (see ClientSocket.write). */
   write(message: OutboundMessage, done: (error: WsActorError | null) => void): void {
-    const ws = this.#ws;
-    if (this.#closeBegun || ws === null || ws.readyState !== WebSocket.OPEN) {
-      done(new ClientClosingError(this.id));
-      return;
-    }
-    const { payload, binary } = message;
-    const { maxBufferedBytes, outboundOverflow } = this.#host.options;
-    const buffered = ws.bufferedAmount;
-    if (buffered > 0 && buffered + payload.length > maxBufferedBytes) {
-      // A slow consumer: bound our memory instead of queueing without limit.
-      if (outboundOverflow === 'close' && !this.#closeBegun) {
-        this.#host.stats.slowConsumerCloses++;
-        this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
-      }
-      done(new BackpressureError(this.id, buffered));
-      return;
-    }
-    const sent = (error?: Error | null): void => {
-      if (error) {
-        done(new SendFailedError(this.id, error));
-        return;
-      }
-      const info = this.#info;
-      const now = this.#host.options.clock.now();
-      info.messages_sent++;
-      info.frames_sent++;
-      const stats = this.#host.stats;
-      stats.messagesOut++;
-      stats.bytesOut += payload.length;
-      info.last_sent_at = now;
-      info.last_data_sent_at = now;
-      done(null);
-    };
-    const socket = message.frame === null ? null : idleSocketOf(ws);
-    if (socket !== null) {
-      message.frame ??= encodeFrame(payload, binary);
-      socket.write(message.frame, sent);
-    } else {
-      ws.send(payload, { binary }, sent);
-    }
+    if (this.#io === null || this.#closeBegun) done(new ClientClosingError(this.id));
+    else this.#io.write(message, done);
   }
 
   /** `Endpoint.close`: begins a close with the app's code; undelivered messages are dropped. */
@@ -338,96 +281,23 @@ export class Connection {
   #attach(ws: WebSocket): void {
     const { socket } = this.#upgrade;
     socket.off('close', this.#onHandshakeSocketClose);
-    const counted = socket as Duplex & { bytesRead?: number; bytesWritten?: number };
-    this.#bytesReadBase = counted.bytesRead ?? 0;
-    this.#bytesWrittenBase = counted.bytesWritten ?? 0;
-    this.#ws = ws;
     this.#clearHandshakeTimer();
-    ws.binaryType = 'fragments';
-    const { options } = this.#host;
-    const stats = this.#host.stats;
-    this.#gate = new ReadGate(
-      () => ws.pause(),
-      () => ws.resume(),
-      (reason) => void (reason === PauseReason.BACKLOG ? stats.backlogPauses++ : stats.ratePauses++),
-    );
-    this.#inbound = new InboundQueue(options.concurrency, options.maxQueuedMessages, this.#gate, {
+    const host = this.#host;
+    this.#io = new ClientSocket(ws, socket, {
+      id: this.id,
+      options: host.options,
+      stats: host.stats,
+      info: this.#info,
+      beginClose: (cause) => this.beginClose(cause),
       deliver: (message) => this.#deliver(message),
       drained: () => this.#send({ type: 'conn.drained' }),
+      socketClosed: (code, reason) => this.#onSocketClose(code, reason),
     });
-    if (options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null) {
-      this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
-    }
-    this.#heartbeat = new Heartbeat(options.clock, options.heartbeatMs, options.maxUnansweredPings, {
-      lastReadAt: () => this.#info.last_read_at ?? this.#info.connected_at,
-      ping: () => {
-        ws.ping();
-        this.#info.frames_sent++;
-      },
-      giveUp: () => this.beginClose({ kind: 'limit', code: 1008, reason: 'Exceeded unanswered PING limit' }),
-    });
-    this.#heartbeat.start();
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer | Buffer[], isBinary));
-    ws.on('ping', () => {
-      this.#readSomething();
-      this.#info.frames_sent++; // ws answers with a pong itself
-    });
-    ws.on('pong', () => this.#readSomething());
-    ws.on('error', (error: Error & { code?: string }) => {
-      // Receiver errors: ws has already sent the matching close frame.
-      this.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
-    });
-    ws.on('close', (code, reason) => this.#onSocketClose(code, reason));
     this.#send({ type: 'conn.upgraded' });
   }
 
-  #readSomething(): number {
-    const now = this.#host.options.clock.now();
-    this.#info.frames_read++;
-    this.#info.last_read_at = now;
-    this.#heartbeat?.alive();
-    return now;
-  }
-
-  #onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
-    const chunks = Array.isArray(data) ? data : [data];
-    const info = this.#info;
-    const now = this.#readSomething();
-    info.frames_read += chunks.length - 1;
-    info.messages_read++;
-    info.last_data_read_at = now;
-    const stats = this.#host.stats;
-    stats.messagesIn++;
-    for (const chunk of chunks) stats.bytesIn += chunk.length;
-    const inbound = this.#inbound as InboundQueue;
-    if (!inbound.accepting) {
-      info.messages_dropped++;
-      stats.messagesDropped++;
-      return;
-    }
-    const { options } = this.#host;
-    if (isBinary && options.textOnly) {
-      info.messages_dropped++;
-      stats.messagesDropped++;
-      this.beginClose({ kind: 'limit', code: 1003, reason: 'Binary messages are not accepted' });
-      return;
-    }
-    const message = new Message(chunks, isBinary);
-    if (this.#rate !== null && !this.#gate?.has(PauseReason.RATE)) {
-      const waitMs = this.#rate.record(message.size, now);
-      if (waitMs > 0) {
-        this.#gate?.hold(PauseReason.RATE);
-        this.#rateTimer = options.clock.setTimeout(() => {
-          this.#rateTimer = null;
-          this.#gate?.release(PauseReason.RATE);
-        }, waitMs);
-      }
-    }
-    inbound.push(message);
-  }
-
   async #open(): Promise<void> {
-    const inbound = this.#inbound as InboundQueue;
+    const inbound = (this.#io as ClientSocket).inbound;
     inbound.openStarted();
     const app = this.#host.app;
     const started = performance.now();
@@ -460,7 +330,7 @@ export class Connection {
   }
 
   #dropQueue(): void {
-    const dropped = this.#inbound?.halt() ?? 0;
+    const dropped = this.#io?.inbound.halt() ?? 0;
     this.#info.messages_dropped += dropped;
     this.#host.stats.messagesDropped += dropped;
   }
@@ -471,27 +341,10 @@ export class Connection {
     this.#info.close_code = command.code;
     this.#info.close_reason = command.reason;
     if (command.dropPending) this.#dropQueue();
-    const ws = this.#ws;
-    this.#heartbeat?.stop();
-    this.#gate?.open(); // keep reading so the peer's close frame arrives
-    this.#inbound?.closeBegan();
-    if (ws !== null && serverInitiated(command.cause)) {
-      if (ws.readyState === WebSocket.OPEN) {
-        try {
-          ws.close(command.code, command.reason);
-          this.#info.frames_sent++;
-        } catch (error) {
-          this.#host.options.logger.warn(`close of client ${this.id} failed; terminating`, error);
-          ws.terminate();
-        }
-      }
-      const { clock, closePeriodMs } = this.#host.options;
-      this.#closeTimer = clock.setTimeout(() => ws.terminate(), closePeriodMs);
-    }
+    this.#io?.closeBegan(command.code, command.reason, serverInitiated(command.cause));
   }
 
   #onSocketClose(code: number, reason: Buffer): void {
-    this.#clearCloseTimer();
     this.#info.closed_at = this.#host.options.clock.now();
     if (!this.#closeBegun) {
       this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') });
@@ -514,10 +367,7 @@ export class Connection {
     if (this.#released) return;
     this.#released = true;
     this.#info.state = 'closed';
-    this.#clearCloseTimer();
     this.#clearHandshakeTimer();
-    this.#heartbeat?.stop();
-    if (this.#rateTimer !== null) this.#host.options.clock.clearTimeout(this.#rateTimer);
     this.#upgrade.socket.off('close', this.#onHandshakeSocketClose);
     this.#host.released(this, outcome);
   }
@@ -529,17 +379,10 @@ export class Connection {
     }
   }
 
-  #clearCloseTimer(): void {
-    if (this.#closeTimer !== null) {
-      this.#host.options.clock.clearTimeout(this.#closeTimer);
-      this.#closeTimer = null;
-    }
-  }
-
   /** A bug in the machine or runtime: log it, drop the socket, keep the process alive. */
   #fatal(error: unknown): void {
     this.#host.options.logger.error(`connection ${this.id} actor failed`, error);
-    this.#ws?.terminate();
+    this.#io?.terminate();
     this.#upgrade.socket.destroy();
     this.#release('aborted');
   }

@@ -1,0 +1,279 @@
+/**
+ * A live view of a wsactor server in the browser: the supervisor's state, how many
+ * connections are in each state, every recent client's state timeline with hook durations,
+ * and the recent closes. Opt-in (nothing runs unless the app calls {@link createLiveView}),
+ * fully offline (one inline page, no external resources), bounded in memory.
+ *
+ * It is a debugging aid: it shows client ids and close reasons. Serve it on a loopback or
+ * otherwise protected address (`listen()` defaults to 127.0.0.1).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ConnectionTransition, HookTiming, LifecycleEvent, LifecycleState } from '../runtime/lifecycle-events.js';
+import { renderLiveViewPage } from './live-view-page.js';
+
+/** What the live view needs of a server: its lifecycle stream and its current state. */
+export interface LiveViewSource {
+  readonly lifecycle: { subscribe(listener: (event: LifecycleEvent) => void): () => void };
+  readonly state: string;
+}
+
+/** Options of {@link createLiveView}. */
+export interface LiveViewOptions {
+  /** Base pathname: the page, `<path>/events` (SSE) and `<path>/state` (JSON). Default: `/_wsactor`. */
+  path?: string;
+  /** Clients kept; beyond it the oldest closed client is forgotten first. Default: 500. */
+  maxClients?: number;
+  /** Transitions kept per client (the most recent). Default: 50. */
+  maxTransitions?: number;
+  /** Closes kept in the recent-closes list. Default: 100. */
+  maxCloses?: number;
+}
+
+/** One step of a client's timeline. */
+export interface TimelineEntry {
+  readonly from: LifecycleState | null;
+  readonly to: LifecycleState;
+  readonly at: number;
+  /** The hook whose settling caused this transition, with its duration. */
+  readonly hook: HookTiming | null;
+}
+
+/** What the live view knows of one client. */
+export interface ClientView {
+  readonly id: number;
+  state: LifecycleState;
+  /** Time of the first transition seen, ms since the epoch. */
+  readonly firstAt: number;
+  /** Transitions seen in all (the timeline keeps only the most recent). */
+  transitions: number;
+  readonly timeline: TimelineEntry[];
+  closeCode: number | null;
+  closeReason: string | null;
+  outcome: ConnectionTransition['outcome'];
+  status: number | null;
+}
+
+/** One entry of the recent-closes list (rejected handshakes carry a status, not a code). */
+export interface CloseView {
+  readonly clientId: number;
+  readonly at: number;
+  readonly code: number | null;
+  readonly reason: string | null;
+  readonly outcome: ConnectionTransition['outcome'];
+  readonly status: number | null;
+}
+
+/** Everything the live view shows; `GET <path>/state` answers this as JSON. */
+export interface LiveViewSnapshot {
+  readonly supervisor: string;
+  /** Connections seen in each state now; `closed` counts every close since the view started. */
+  readonly counts: Record<LifecycleState, number>;
+  /** Oldest first. */
+  readonly clients: ClientView[];
+  /** Oldest first. */
+  readonly closes: CloseView[];
+  readonly limits: { readonly maxClients: number; readonly maxTransitions: number; readonly maxCloses: number };
+}
+
+/** One Server-Sent Event after the initial `snapshot`: the transition and the new totals. */
+export interface LiveViewUpdate {
+  readonly event: LifecycleEvent;
+  readonly supervisor: string;
+  readonly counts: Record<LifecycleState, number>;
+}
+
+/** A running live view; see {@link createLiveView}. */
+export interface LiveView {
+  /**
+   * Serves `GET <path>` (the page), `<path>/events` (SSE: one `snapshot` event, then an
+   * `update` per transition) and `<path>/state` (JSON) and returns true; returns false,
+   * touching nothing, for every other path.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Serves the view on its own HTTP server. Default: 127.0.0.1, port 0 (a free port). */
+  listen(options?: { port?: number; host?: string }): Promise<{ readonly url: string; close(): Promise<void> }>;
+  /** The current state, as `GET <path>/state` answers it. */
+  snapshot(): LiveViewSnapshot;
+  /** Unsubscribes, ends every event stream and closes the servers `listen` started. */
+  close(): Promise<void>;
+}
+
+const STATES: readonly LifecycleState[] = [
+  'handshaking',
+  'handshaking.upgrading',
+  'open.opening',
+  'open.ready',
+  'closing.draining',
+  'closing.notifying',
+  'closed',
+];
+/** An event stream that has this many bytes unsent is cut; the browser reconnects with a snapshot. */
+const MAX_SSE_BACKLOG = 1024 * 1024;
+const SSE_PING_MS = 15_000;
+
+/** Starts watching `server.lifecycle` and returns the view; it keeps watching until `close()`. */
+export function createLiveView(server: LiveViewSource, options: LiveViewOptions = {}): LiveView {
+  const path = (options.path ?? '/_wsactor').replace(/\/+$/, '');
+  const limits = { maxClients: options.maxClients ?? 500, maxTransitions: options.maxTransitions ?? 50, maxCloses: options.maxCloses ?? 100 };
+  let supervisor = server.state;
+  const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<LifecycleState, number>;
+  const live = new Map<number, LifecycleState>(); // every connection not yet closed
+  const clients = new Map<number, ClientView>(); // insertion order = first seen
+  const closedIds = new Set<number>(); // kept clients that are closed, oldest close first
+  const closes: CloseView[] = [];
+  const sinks = new Set<ServerResponse>();
+  let ping: NodeJS.Timeout | null = null;
+
+  const record = (e: ConnectionTransition): void => {
+    const known = live.get(e.clientId);
+    if (known !== undefined) counts[known]--;
+    counts[e.to]++;
+    if (e.to === 'closed') live.delete(e.clientId);
+    else live.set(e.clientId, e.to);
+
+    let client = clients.get(e.clientId);
+    if (client === undefined) {
+      client = { id: e.clientId, state: e.to, firstAt: e.at, transitions: 0, timeline: [], closeCode: null, closeReason: null, outcome: null, status: null };
+      clients.set(e.clientId, client);
+      if (clients.size > limits.maxClients) {
+        const [oldestClosed] = closedIds;
+        const victim = oldestClosed ?? (clients.keys().next().value as number);
+        clients.delete(victim);
+        closedIds.delete(victim);
+      }
+    }
+    client.state = e.to;
+    client.transitions++;
+    client.timeline.push({ from: e.from, to: e.to, at: e.at, hook: e.hook });
+    if (client.timeline.length > limits.maxTransitions) client.timeline.shift();
+    if (e.closeCode !== null) client.closeCode = e.closeCode;
+    if (e.closeReason !== null) client.closeReason = e.closeReason;
+    if (e.to === 'closed') {
+      client.outcome = e.outcome;
+      client.status = e.status;
+      closedIds.add(e.clientId);
+      closes.push({ clientId: e.clientId, at: e.at, code: e.closeCode, reason: e.closeReason, outcome: e.outcome, status: e.status });
+      if (closes.length > limits.maxCloses) closes.shift();
+    }
+  };
+
+  const broadcast = (event: LifecycleEvent): void => {
+    if (sinks.size === 0) return;
+    const update: LiveViewUpdate = { event, supervisor, counts };
+    const chunk = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
+    for (const res of sinks) {
+      if (res.writableLength > MAX_SSE_BACKLOG) {
+        sinks.delete(res);
+        res.end();
+      } else res.write(chunk);
+    }
+  };
+
+  const unsubscribe = server.lifecycle.subscribe((event) => {
+    if (event.kind === 'server') supervisor = event.to;
+    else record(event);
+    broadcast(event);
+  });
+
+  const snapshot = (): LiveViewSnapshot => ({
+    supervisor,
+    counts: { ...counts },
+    clients: [...clients.values()].map((c) => ({ ...c, timeline: [...c.timeline] })),
+    closes: [...closes],
+    limits,
+  });
+
+  const serveEvents = (req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(snapshot())}\n\n`);
+    sinks.add(res);
+    ping ??= setInterval(() => {
+      for (const sink of sinks) sink.write(': ping\n\n');
+    }, SSE_PING_MS).unref();
+    req.on('close', () => {
+      sinks.delete(res);
+      if (sinks.size === 0 && ping !== null) {
+        clearInterval(ping);
+        ping = null;
+      }
+    });
+  };
+
+  const servePage = (res: ServerResponse, head: boolean): void => {
+    const nonce = randomBytes(16).toString('base64');
+    const body = renderLiveViewPage(snapshot(), path, nonce);
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      // Nothing but our own inline script and style, and our own event stream.
+      'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    });
+    res.end(head ? undefined : body);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const route = pathname === path || pathname === `${path}/` ? 'page' : pathname === `${path}/events` ? 'events' : pathname === `${path}/state` ? 'state' : null;
+    if (route === null) return false;
+    res.on('error', () => undefined);
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed');
+    } else if (route === 'page') servePage(res, head);
+    else if (route === 'events') serveEvents(req, res);
+    else {
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(head ? undefined : JSON.stringify(snapshot()));
+    }
+    return true;
+  };
+
+  const servers = new Set<() => Promise<void>>();
+  const listen = async ({ port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}) => {
+    const http = createHttpServer((req, res) => {
+      if (!handle(req, res)) res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
+    });
+    http.on('clientError', (_error, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    const address = http.address();
+    const bound = address !== null && typeof address === 'object' ? address.port : port;
+    const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+    const close = (): Promise<void> => {
+      servers.delete(close);
+      return new Promise((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    };
+    servers.add(close);
+    return { url: `http://${shownHost}:${bound}${path}`, close };
+  };
+
+  return {
+    handle,
+    listen,
+    snapshot,
+    async close() {
+      unsubscribe();
+      if (ping !== null) clearInterval(ping);
+      ping = null;
+      for (const res of sinks) res.end();
+      sinks.clear();
+      await Promise.all([...servers].map((close) => close()));
+    },
+  };
+}
