@@ -51,8 +51,8 @@ h2 small{text-transform:none;letter-spacing:0;font-weight:400}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin-bottom:16px}
 .meta{display:flex;gap:10px;align-items:center;color:var(--muted)}
 .conn::before{content:"●";margin-right:4px;color:#c0392b}.conn.live::before{color:#27ae60}
-.counts{display:grid;grid-template-columns:repeat(7,minmax(90px,1fr));gap:10px}
-.count{border:1px solid var(--line);border-radius:6px;padding:8px 10px;display:flex;flex-direction:column;gap:4px}
+.counts{display:grid;grid-template-columns:repeat(7,minmax(max-content,1fr));gap:10px;overflow-x:auto}
+.count{border:1px solid var(--line);border-radius:6px;padding:8px 10px;display:flex;flex-direction:column;align-items:flex-start;gap:4px}
 .count .n{font-size:24px;font-weight:600;font-variant-numeric:tabular-nums}
 table{border-collapse:collapse;width:100%}
 th{text-align:left;font-weight:600;color:var(--muted);border-bottom:1px solid var(--line);padding:4px 8px}

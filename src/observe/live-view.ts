@@ -138,9 +138,12 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
       clients.set(e.clientId, client);
       if (clients.size > limits.maxClients) {
         const [oldestClosed] = closedIds;
-        const victim = oldestClosed ?? (clients.keys().next().value as number);
-        clients.delete(victim);
-        closedIds.delete(victim);
+        const [oldest] = clients.keys();
+        const victim = oldestClosed ?? oldest;
+        if (victim !== undefined) {
+          clients.delete(victim);
+          closedIds.delete(victim);
+        }
       }
     }
     client.state = e.to;
