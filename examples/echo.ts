@@ -1,9 +1,10 @@
 /**
  * Echo server: every message goes back unchanged (text as text, binary as binary).
  * Run: npm run echo -- --port 9001
+ *      npm run echo -- --lifecycle-log lifecycle.jsonl   (every lifecycle transition as a JSON line)
  */
 import { parseArgs } from 'node:util';
-import { createServer, type Endpoint, type Message, type Websocket } from '../src/index.js';
+import { createServer, jsonLinesWriter, type Endpoint, type Message, type Websocket } from '../src/index.js';
 
 export class EchoApp implements Websocket {
   #endpoint: Endpoint | null = null;
@@ -23,13 +24,22 @@ export class EchoApp implements Websocket {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '9001' }, host: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '9001' }, host: { type: 'string' }, 'lifecycle-log': { type: 'string' } },
+  });
   const server = createServer(new EchoApp(), { port: Number(values.port), host: values.host });
+  const logFile = values['lifecycle-log'];
+  const log = logFile === undefined ? null : jsonLinesWriter(logFile);
+  if (log !== null) server.lifecycle.subscribe(log.listener);
   await server.start();
   const address = server.address();
   console.log(`echo server listening on ws://${values.host ?? 'localhost'}:${address?.port ?? values.port}`);
+  if (logFile !== undefined) console.log(`lifecycle log: ${logFile}`);
   const shutdown = (): void => {
-    void server.stop().then(() => process.exit(0));
+    void server
+      .stop()
+      .then(() => log?.close())
+      .then(() => process.exit(0));
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

@@ -1,8 +1,10 @@
 /**
- * Chat server: one HTTP server serves the page at `/` and the chat WebSocket at `/chat`.
+ * Chat server: one HTTP server serves the page at `/`, the chat WebSocket at `/chat`, the
+ * wsactor live view at `/_wsactor` and Prometheus metrics at `/metrics`.
  *
  * Run: npm start                      (port from $PORT, default 1337; host from $HOST, default 0.0.0.0)
  *      npm start -- --port 8080 --host 127.0.0.1
+ *      npm start -- --lifecycle-log lifecycle.jsonl   (every lifecycle transition, one JSON line each)
  */
 import { readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer } from '../../src/index.js';
+import { createLiveView, createMetrics, createServer, jsonLinesWriter } from '../../src/index.js';
 import { ChatApp } from './app.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,22 +26,41 @@ export interface ChatServerOptions {
   port: number;
   host: string;
   app?: ChatApp;
+  /** Serve the live view at `/_wsactor` and metrics at `/metrics`. Default: true. */
+  observe?: boolean;
+  /** Append every lifecycle transition to this file as JSON lines. Default: none. */
+  lifecycleLog?: string;
 }
 
 export interface RunningChatServer {
   /** The port actually bound (differs from the requested one when that was 0). */
   readonly port: number;
   readonly http: HttpServer;
+  /** Pathname of the live view, or null when `observe` is off. */
+  readonly liveViewPath: string | null;
   /** Stops the WebSocket server (clients get 1001), then closes the HTTP server. */
   stop(): Promise<void>;
 }
 
 /** Starts the page and the chat socket on one HTTP server. Rejects, leaving nothing running, on failure. */
-export async function startChatServer({ port, host, app = new ChatApp() }: ChatServerOptions): Promise<RunningChatServer> {
+export async function startChatServer({ port, host, app = new ChatApp(), observe = true, lifecycleLog }: ChatServerOptions): Promise<RunningChatServer> {
   const page = await readFile(INDEX_HTML);
-  const http = createHttpServer((req, res) => servePage(page, req, res));
+  const http = createHttpServer();
   http.on('clientError', (_error, socket) => socket.destroy());
   const chat = createServer(app, { server: http, path: '/chat', maxPayload: MAX_PAYLOAD });
+  const log = lifecycleLog === undefined ? null : jsonLinesWriter(lifecycleLog);
+  if (log !== null) chat.lifecycle.subscribe(log.listener);
+  const view = observe ? createLiveView(chat) : null;
+  const metrics = observe ? createMetrics(chat) : null;
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (view?.handle(req, res) || metrics?.handle(req, res)) return;
+    servePage(page, req, res);
+  });
+  const detach = async (): Promise<void> => {
+    metrics?.close();
+    await view?.close();
+    await log?.close();
+  };
 
   const closeHttp = (): Promise<void> =>
     new Promise((resolve) => {
@@ -48,16 +69,22 @@ export async function startChatServer({ port, host, app = new ChatApp() }: ChatS
     });
 
   // Listen first, so a busy port fails before the app ever starts (and no onStop runs).
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(port, host, () => {
-      http.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await detach();
+    throw error;
+  }
   try {
     await chat.start();
   } catch (error) {
+    await detach();
     await closeHttp();
     throw error;
   }
@@ -67,8 +94,10 @@ export async function startChatServer({ port, host, app = new ChatApp() }: ChatS
   return {
     port: address !== null && typeof address === 'object' ? address.port : port,
     http,
+    liveViewPath: view === null ? null : '/_wsactor',
     async stop() {
       await chat.stop();
+      await detach();
       await closeHttp();
     },
   };
@@ -116,11 +145,11 @@ function listenFailure(error: unknown, host: string, port: number): string | nul
 }
 
 async function main(): Promise<void> {
-  let values: { port?: string | undefined; host?: string | undefined };
+  let values: { port?: string | undefined; host?: string | undefined; 'lifecycle-log'?: string | undefined };
   try {
-    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } }));
+    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, 'lifecycle-log': { type: 'string' } } }));
   } catch (error) {
-    console.error(`${(error as Error).message}\nUsage: tsx examples/chat/server.ts [--port N] [--host ADDRESS]`);
+    console.error(`${(error as Error).message}\nUsage: tsx examples/chat/server.ts [--port N] [--host ADDRESS] [--lifecycle-log FILE]`);
     process.exit(1);
   }
   let port: number;
@@ -134,7 +163,7 @@ async function main(): Promise<void> {
 
   let running: RunningChatServer;
   try {
-    running = await startChatServer({ port, host });
+    running = await startChatServer({ port, host, lifecycleLog: values['lifecycle-log'] });
   } catch (error) {
     const message = listenFailure(error, host, port);
     if (message === null) console.error('wsactor chat failed to start:', error);
@@ -142,6 +171,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   console.log(`wsactor chat running at http://localhost:${running.port}`);
+  if (running.liveViewPath !== null) console.log(`wsactor live view at http://localhost:${running.port}${running.liveViewPath}`);
+  if (values['lifecycle-log'] !== undefined) console.log(`lifecycle log: ${values['lifecycle-log']}`);
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
