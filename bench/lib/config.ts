@@ -51,9 +51,9 @@ const QUICK: typeof FULL = {
   ...FULL,
   rounds: 1,
   warmupMs: 300,
-  echoMs: 1000,
-  churnMs: 1500,
-  idleConns: 2000,
+  echoMs: 800,
+  churnMs: 1000,
+  idleConns: 1000,
   holders: 2,
   fanoutSingles: 3,
   fanoutBurst: 10,
@@ -61,7 +61,7 @@ const QUICK: typeof FULL = {
 
 const HELP = `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--conns N]
                         [--only echo,churn,idle] [--cpu-prof] [--heap-snapshot] [--out FILE]
-  --quick      smoke run, well under a minute (1 round, short windows, 2k idle connections)
+  --quick      smoke run, well under a minute (1 round, short windows, 1k idle connections)
   --rounds N   rounds per server (default 3; medians are reported)
   --seconds S  measured seconds per echo case and churn round
   --conns N    idle connections for memory and fan-out (default 10000)

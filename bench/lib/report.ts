@@ -88,16 +88,17 @@ export class Results {
     return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(render)].join('\n');
   }
 
+  /** Writes the results: run facts first, then one line per metric (keeps the file small). */
   write(file: string, meta: Record<string, unknown>): void {
-    const body = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
-      ...meta,
-      ratio: 'wsactor / raw ws (medians over rounds)',
-      metrics: this.rows().map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(3)) })),
-    };
+    const head = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, ...meta };
+    const round = (v: number): number | null => (Number.isFinite(v) ? Number(v.toPrecision(4)) : null);
+    const metrics = this.rows().map((r) => {
+      const values = { raw: round(r.raw), wsactor: round(r.wsactor), tcp: round(r.tcp), ratio: round(r.ratio) };
+      const line = { id: r.id, label: r.label, unit: r.unit, ...values, target: r.target || null, pass: r.pass, rounds: r.rounds };
+      return `  ${JSON.stringify(line)}`;
+    });
+    const body = JSON.stringify({ ...head, ratio: 'wsactor / raw ws (medians over rounds)' }, null, 1).replace(/\n}$/, '');
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(body, null, 1)}\n`);
+    writeFileSync(file, `${body},\n "metrics": [\n${metrics.join(',\n')}\n ]\n}\n`);
   }
 }
