@@ -47,7 +47,7 @@ const total = [...self.values()].reduce((a, b) => a + b, 0);
 const idle = [...self].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, t]) => a + t, 0);
 
 const where = (n: ProfileNode): string => {
-  const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|src|bench|examples)\//, '$1/');
+  const url = n.callFrame.url.replace(/^file:\/\/.*?\/(bench\/results\/raw\/js\/)?(?=(node_modules|src|bench|examples)\/)/, '');
   return `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
 };
 const grouped = new Map<string, number>();
@@ -72,7 +72,8 @@ const under = (test: (url: string) => boolean): number => {
 const pct = (t: number): string => `${((100 * t) / (total - idle)).toFixed(1)}%`;
 
 console.log(`busy ${((total - idle) / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled`);
-console.log(`under src/: ${pct(under((u) => u.includes('/src/')))}, under xstate: ${pct(under((u) => u.includes('/xstate/')))}`);
+const isSrc = (url: string): boolean => url.includes('/src/') && !url.includes('/node_modules/');
+console.log(`under src/: ${pct(under(isSrc))}, under xstate: ${pct(under((u) => u.includes('/xstate/')))}`);
 const rows = [...grouped].filter(([name]) => !name.startsWith('(idle)')).sort((a, b) => b[1] - a[1]);
 for (const [name, t] of rows.slice(0, Number(rowsArg ?? 25))) console.log(`${pct(t).padStart(6)}  ${name}`);
 
@@ -81,7 +82,7 @@ const bySrc = new Map<string, number>();
 for (const [id, t] of self) {
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const node = byId.get(cur);
-    if (node?.callFrame.url.includes('/src/') === true) {
+    if (node !== undefined && isSrc(node.callFrame.url)) {
       bySrc.set(where(node), (bySrc.get(where(node)) ?? 0) + t);
       break;
     }

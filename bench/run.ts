@@ -5,6 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { buildJs } from './lib/build.js';
 import { parseConfig, type ScenarioName } from './lib/config.js';
 import { Results } from './lib/report.js';
 import { runChurn } from './scenarios/churn.js';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   };
   const load = (): string => loadavg()[0]?.toFixed(2) ?? '?';
   ctx.log(`wsactor bench (${config.quick ? 'quick' : 'full'}): ${config.scenarios.join(', ')}; Node ${process.version}; load ${load()}`);
+  buildJs();
+  ctx.log('compiled servers and load generators to bench/results/raw/js/');
   const loadBefore = load();
   for (const name of config.scenarios) await RUNNERS[name](ctx);
 

@@ -83,10 +83,10 @@ export class Proc<C extends Commands> {
     });
   }
 
-  /** Forks `file` (TypeScript, through tsx) and waits for its ready line. */
+  /** Forks `file` (compiled JavaScript, see build.ts) and waits for its ready line. */
   static async spawn<C extends Commands>(name: string, file: string, args: string[] = [], options: SpawnOptions = {}): Promise<Proc<C>> {
     const child = fork(file, args, {
-      execArgv: ['--import', 'tsx', ...(options.nodeFlags ?? [])],
+      execArgv: options.nodeFlags ?? [],
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     live.add(child);

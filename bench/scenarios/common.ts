@@ -1,13 +1,14 @@
 /** Shared by the scenarios: starting servers and load processes, round order, progress. */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { jsFile } from '../lib/build.js';
 import type { Config } from '../lib/config.js';
 import { Proc, type Commands } from '../lib/ipc.js';
 import type { ServerCommands, ServerKind, ServerStats } from '../lib/protocol.js';
 import type { Results } from '../lib/report.js';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_FILES: Record<ServerKind, string> = { raw: 'raw-ws.ts', wsactor: 'wsactor.ts', tcp: 'tcp-echo.ts' };
+const SERVER_FILES: Record<ServerKind, string> = { raw: 'raw-ws', wsactor: 'wsactor', tcp: 'tcp-echo' };
 export const KIND_LABEL: Record<ServerKind, string> = { raw: 'raw ws', wsactor: 'wsactor', tcp: 'tcp' };
 
 export interface Context {
@@ -30,7 +31,7 @@ export async function startServer(ctx: Context, kind: ServerKind, tag: string): 
   if (ctx.config.cpuProf) {
     flags.push('--cpu-prof', `--cpu-prof-dir=${rawResultFile(`${kind}-${tag}-${Date.now()}`)}`);
   }
-  const proc = await Proc.spawn<ServerCommands>(`${kind} server`, `${benchDir}servers/${SERVER_FILES[kind]}`, [], { nodeFlags: flags });
+  const proc = await Proc.spawn<ServerCommands>(`${kind} server`, jsFile(`servers/${SERVER_FILES[kind]}`), [], { nodeFlags: flags });
   const port = proc.info.port;
   if (typeof port !== 'number' || port <= 0) throw new Error(`${kind} server reported no port`);
   return Object.assign(proc, { port });
@@ -38,7 +39,7 @@ export async function startServer(ctx: Context, kind: ServerKind, tag: string): 
 
 /** Starts `count` load processes running bench/load/`file`. */
 export function startLoad<C extends Commands>(file: string, count: number): Promise<Proc<C>[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => Proc.spawn<C>(`${file}#${i}`, `${benchDir}load/${file}`)));
+  return Promise.all(Array.from({ length: count }, (_, i) => Proc.spawn<C>(`${file}#${i}`, jsFile(`load/${file}`))));
 }
 
 /** Alternating order: A B in odd rounds, B A in even ones (extra kinds keep their place last). */
