@@ -63,6 +63,7 @@ export function closeCodeForWsError(wsCode: string | undefined): number {
   switch (wsCode) {
     case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
     case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
+    case 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH':
     case 'WSA_ERR_FRAME_TOO_LARGE':
       return CloseCode.MESSAGE_TOO_BIG;
     case 'WS_ERR_INVALID_UTF8':

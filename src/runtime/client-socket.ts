@@ -39,11 +39,11 @@ export class ClientSocket {
   readonly #socket: CountedSocket;
   readonly #owner: SocketOwner;
   readonly #gate: ReadGate;
-  readonly #rate: RateWindow | null;
   readonly #heartbeat: Heartbeat;
   readonly #bytesReadBase: number;
   readonly #bytesWrittenBase: number;
   #rateTimer: unknown = null;
+  #rateResume: (() => void) | null = null;
   #closeTimer: unknown = null;
   #closing = false;
 
@@ -60,12 +60,22 @@ export class ClientSocket {
       () => ws.resume(),
       (reason) => void (reason === PauseReason.BACKLOG ? stats.backlogPauses++ : stats.ratePauses++),
     );
+    const limited = options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null;
+    const rate = limited ? new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond) : null;
+    // Rates are counted as messages go to onData, so a burst already read is spread out too.
     this.inbound = new InboundQueue(options.concurrency, options.maxQueuedMessages, this.#gate, {
       deliver: (message) => owner.deliver(message),
       drained: () => owner.drained(),
+      ...(rate === null
+        ? {}
+        : {
+            pace: (message: Message) => rate.record(message.size, options.clock.now()),
+            after: (ms: number, callback: () => void) => {
+              this.#rateResume = callback;
+              this.#rateTimer = options.clock.setTimeout(() => this.#endRatePause(), ms);
+            },
+          }),
     });
-    const limited = options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null;
-    this.#rate = limited ? new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond) : null;
     this.#heartbeat = new Heartbeat(options.clock, options.heartbeatMs, options.maxUnansweredPings, {
       lastReadAt: () => owner.info.last_read_at ?? owner.info.connected_at,
       ping: () => {
@@ -181,9 +191,17 @@ export class ClientSocket {
     const { clock } = this.#owner.options;
     this.#heartbeat.stop();
     if (this.#closeTimer !== null) clock.clearTimeout(this.#closeTimer);
-    if (this.#rateTimer !== null) clock.clearTimeout(this.#rateTimer);
     this.#closeTimer = null;
+    // The socket is gone: what still waits is delivered without pacing (C4).
+    this.#endRatePause();
+  }
+
+  #endRatePause(): void {
+    if (this.#rateTimer !== null) this.#owner.options.clock.clearTimeout(this.#rateTimer);
     this.#rateTimer = null;
+    const resume = this.#rateResume;
+    this.#rateResume = null;
+    resume?.();
   }
 
   #readSomething(): number {
@@ -199,7 +217,7 @@ export class ClientSocket {
     const chunks = Array.isArray(data) ? data : [data];
     const { info, stats, options } = this.#owner;
     const now = this.#readSomething();
-    info.frames_read += chunks.length - 1;
+    info.frames_read += Math.max(1, chunks.length) - 1; // ws drops empty fragments: count at least one
     info.messages_read++;
     info.last_data_read_at = now;
     stats.messagesIn++;
@@ -215,17 +233,6 @@ export class ClientSocket {
       this.#owner.beginClose({ kind: 'limit', code: 1003, reason: 'Binary messages are not accepted' });
       return;
     }
-    const message = new Message(chunks, isBinary);
-    if (this.#rate !== null && !this.#gate.has(PauseReason.RATE)) {
-      const waitMs = this.#rate.record(message.size, now);
-      if (waitMs > 0) {
-        this.#gate.hold(PauseReason.RATE);
-        this.#rateTimer = options.clock.setTimeout(() => {
-          this.#rateTimer = null;
-          this.#gate.release(PauseReason.RATE);
-        }, waitMs);
-      }
-    }
-    this.inbound.push(message);
+    this.inbound.push(new Message(chunks, isBinary));
   }
 }

@@ -63,7 +63,9 @@ export class Connection {
   #actor: Actor<ConnectionMachine> | null = null;
   readonly #host: ConnectionHost;
   readonly #info: MutableClientInfo;
-  readonly #upgrade: UpgradeRequest;
+  /** The upgrade request; dropped once upgraded so an idle connection does not keep it. */
+  #upgrade: UpgradeRequest | null;
+  readonly #socket: Duplex;
   #io: ClientSocket | null = null;
   #decision: HandshakeDecision | null = null;
   #handshakeData: unknown;
@@ -78,6 +80,7 @@ export class Connection {
     this.id = id;
     this.#host = host;
     this.#upgrade = upgrade;
+    this.#socket = upgrade.socket;
     this.#info = newClientInfo(id, upgrade.req.socket.remoteAddress ?? null, host.options.clock.now());
     upgrade.socket.on('close', this.#onHandshakeSocketClose);
   }
@@ -154,6 +157,7 @@ export class Connection {
 
   /** The upgrade request this connection came from. */
   get upgradeRequest(): UpgradeRequest {
+    if (this.#upgrade === null) throw new Error(`connection ${this.id} was already upgraded`);
     return this.#upgrade;
   }
 
@@ -240,7 +244,7 @@ export class Connection {
   }
 
   async #handshake(): Promise<void> {
-    const { req, subprotocols } = this.#upgrade;
+    const { req, subprotocols } = this.upgradeRequest;
     const decision = new HandshakeDecision(subprotocols);
     const app = this.#host.app;
     const started = performance.now();
@@ -271,7 +275,7 @@ export class Connection {
   #reject(status: number): void {
     const decision = this.#decision;
     const body = decision?.rejection?.status === status ? decision.rejection.body : defaultBody(status);
-    writeHttpRejection(this.#upgrade.socket, status, body, decision?.headers ?? []);
+    writeHttpRejection(this.#socket, status, body, decision?.headers ?? []);
   }
 
   readonly #onHandshakeSocketClose = (): void => {
@@ -279,7 +283,8 @@ export class Connection {
   };
 
   #attach(ws: WebSocket): void {
-    const { socket } = this.#upgrade;
+    const socket = this.#socket;
+    this.#upgrade = null;
     socket.off('close', this.#onHandshakeSocketClose);
     this.#clearHandshakeTimer();
     const host = this.#host;
@@ -306,7 +311,10 @@ export class Connection {
     if (outcome.ok) {
       this.#send({ type: 'conn.opened' });
       if (!this.#closeBegun) this.#transition('open.ready');
-      this.#hibernate();
+      // A synchronous onOpen runs inside the actor's own step, so `conn.opened` is still
+      // queued here; hibernate once that step is over.
+      if (this.#actor?.getSnapshot().matches({ open: 'ready' }) === true) this.#hibernate();
+      else queueMicrotask(() => this.#hibernate());
     }
     else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
@@ -368,7 +376,7 @@ export class Connection {
     this.#released = true;
     this.#info.state = 'closed';
     this.#clearHandshakeTimer();
-    this.#upgrade.socket.off('close', this.#onHandshakeSocketClose);
+    this.#socket.off('close', this.#onHandshakeSocketClose);
     this.#host.released(this, outcome);
   }
 
@@ -383,7 +391,7 @@ export class Connection {
   #fatal(error: unknown): void {
     this.#host.options.logger.error(`connection ${this.id} actor failed`, error);
     this.#io?.terminate();
-    this.#upgrade.socket.destroy();
+    this.#socket.destroy();
     this.#release('aborted');
   }
 }

@@ -11,6 +11,13 @@ export interface InboundHandlers {
   /** Runs `onData`; resolves false when it threw or rejected. */
   deliver(message: Message): Promise<boolean>;
   drained(): void;
+  /**
+   * Rate limits: called as each message is handed to onData; a result > 0 holds further
+   * deliveries (and reading) for that many ms. Optional.
+   */
+  pace?(message: Message): number;
+  /** Runs `callback` after `ms` (the injected clock). Needed with `pace`. */
+  after?(ms: number, callback: () => void): void;
 }
 
 export class InboundQueue {
@@ -20,6 +27,7 @@ export class InboundQueue {
   #halted = false;
   #closing = false;
   #drainedSent = false;
+  #paced = false;
 
   constructor(
     private readonly concurrency: number,
@@ -66,16 +74,28 @@ export class InboundQueue {
   }
 
   pump(): void {
-    while (this.#ready && !this.#halted && this.#running < this.concurrency && this.#waiting.length > 0) {
+    while (this.#ready && !this.#halted && !this.#paced && this.#running < this.concurrency && this.#waiting.length > 0) {
       const message = this.#waiting.shift() as Message;
       this.#running++;
       void this.handlers.deliver(message).then(() => {
         this.#running--;
         this.pump();
       });
+      const waitMs = this.handlers.pace?.(message) ?? 0;
+      if (waitMs > 0) this.#pause(waitMs);
     }
     if (!this.#closing && this.#waiting.length < this.maxQueued) this.gate.release(PauseReason.BACKLOG);
     this.#checkDrained();
+  }
+
+  #pause(waitMs: number): void {
+    this.#paced = true;
+    this.gate.hold(PauseReason.RATE);
+    this.handlers.after?.(waitMs, () => {
+      this.#paced = false;
+      this.gate.release(PauseReason.RATE);
+      this.pump();
+    });
   }
 
   #checkDrained(): void {

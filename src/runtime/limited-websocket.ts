@@ -23,7 +23,12 @@ interface SocketInternals {
 /** Error code `ws` emits (on the socket's 'error' event) for an oversized frame. */
 export const FRAME_TOO_LARGE = 'WSA_ERR_FRAME_TOO_LARGE';
 
-const TOO_BIG_CODES = new Set(['WS_ERR_TOO_MANY_BUFFERED_PARTS', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', FRAME_TOO_LARGE]);
+const TOO_BIG_CODES = new Set([
+  'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+  'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+  'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+  FRAME_TOO_LARGE,
+]);
 const MAX_REASON_BYTES = 123;
 
 export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {

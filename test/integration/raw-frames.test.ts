@@ -214,10 +214,7 @@ describe('1009: a 64-bit length above 2^53 - 1', () => {
     expect(trace.filter((e) => e.startsWith('close:'))).toHaveLength(1);
     await expectServerStillEchoes();
   });
-  // BUG: `ws` fails this frame with WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH (status 1009, and
-  // 1009 is what goes on the wire), but closeCodeForWsError (src/close-codes.ts) does not list
-  // that code and maps it to 1002, so onClose gets 1002 while the peer got 1009.
-  it.fails('reports onClose(1009)', async () => {
+  it('reports onClose(1009)', async () => {
     const { trace } = await violate('length over 2^53 (onClose)', bytes);
     expect(trace.at(-1)).toMatch(/^close:1009:/);
   });

@@ -230,13 +230,8 @@ describe('python websockets (asyncio) client', () => {
     expect(close?.info).toMatchObject({ messages_read: 7, messages_sent: 7 });
   });
 
-  // BUG: ClientInfo.frames_read misses empty data frames. src/runtime/client-socket.ts
-  // (#onMessage) counts a message as `chunks.length` frames (binaryType 'fragments'), but ws 8
-  // only collects non-empty fragments, so an empty binary message (chunks = []) adds 0 frames,
-  // and an empty fragment of a fragmented binary message is not counted either. Here: 7
-  // single-frame data messages (one of them empty binary) + 1 ping = 8 frames read; the server
-  // reports 7.
-  it.fails('counts every frame read in frames_read, the empty binary message and the ping included', () => {
+  // frames_read counts an empty data message as one frame (ws keeps no empty fragments).
+  it('counts every frame read in frames_read, the empty binary message and the ping included', () => {
     ready();
     const [close] = app.connection('websockets', 'echo').closes;
     expect(close?.info?.frames_read).toBe(8);
