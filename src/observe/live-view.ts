@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { ConnectionTransition, HookTiming, LifecycleEvent, LifecycleState } from '../runtime/lifecycle-events.js';
+import { LIFECYCLE_STATES, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
 import { renderLiveViewPage } from './live-view-page.js';
 
 /** What the live view needs of a server: its lifecycle stream and its current state. */
@@ -99,15 +99,7 @@ export interface LiveView {
   close(): Promise<void>;
 }
 
-const STATES: readonly LifecycleState[] = [
-  'handshaking',
-  'handshaking.upgrading',
-  'open.opening',
-  'open.ready',
-  'closing.draining',
-  'closing.notifying',
-  'closed',
-];
+const STATES = LIFECYCLE_STATES;
 /** An event stream that has this many bytes unsent is cut; the browser reconnects with a snapshot. */
 const MAX_SSE_BACKLOG = 1024 * 1024;
 const SSE_PING_MS = 15_000;

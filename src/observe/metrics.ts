@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { ConnectionTransition, LifecycleEvent, LifecycleState } from '../runtime/lifecycle-events.js';
+import { LIFECYCLE_STATES, type ConnectionTransition, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
 import type { ServerStats } from '../runtime/stats.js';
 
 /** What metrics need of a server: its lifecycle stream and its counters. */
@@ -44,14 +44,7 @@ export interface WsActorMetrics {
 }
 
 /** Connection states shown by the `connections` gauge (`closed` is not a live state). */
-const LIVE_STATES: readonly LifecycleState[] = [
-  'handshaking',
-  'handshaking.upgrading',
-  'open.opening',
-  'open.ready',
-  'closing.draining',
-  'closing.notifying',
-];
+const LIVE_STATES: readonly LifecycleState[] = LIFECYCLE_STATES.filter((state) => state !== 'closed');
 
 const DEFAULT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 

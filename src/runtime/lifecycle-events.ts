@@ -15,6 +15,17 @@ export type LifecycleState =
   | 'closing.notifying'
   | 'closed';
 
+/** Every connection state of the stream, in lifecycle order. */
+export const LIFECYCLE_STATES: readonly LifecycleState[] = [
+  'handshaking',
+  'handshaking.upgrading',
+  'open.opening',
+  'open.ready',
+  'closing.draining',
+  'closing.notifying',
+  'closed',
+];
+
 /** The hook whose settling caused a transition. */
 export interface HookTiming {
   readonly name: 'onHandshake' | 'onOpen' | 'onClose';
