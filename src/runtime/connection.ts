@@ -47,7 +47,7 @@ export interface ConnectionHost {
   /** Where transitions are reported. */
   readonly lifecycle: LifecycleStream;
   /** The connection reached its final state. */
-  released(conn: Connection, outcome: ConnectionOutcome): void;
+  released(conn: Connection): void;
 }
 
 export interface UpgradeRequest {
@@ -186,7 +186,7 @@ export class Connection {
 
   /** Callback form of `send`, used by broadcasts (see ClientSocket.write). */
   write(message: OutboundMessage, done: (error: WsActorError | null) => void): void {
-    if (this.#io === null || this.#closeBegun) done(new ClientClosingError(this.id));
+    if (this.#io === null) done(new ClientClosingError(this.id));
     else this.#io.write(message, done);
   }
 
@@ -235,7 +235,7 @@ export class Connection {
           break;
         case 'cmd.release':
           this.#transition('closed', this.#info.close_code, this.#info.close_reason, command.outcome);
-          this.#release(command.outcome);
+          this.#release();
           break;
       }
     } catch (error) {
@@ -311,10 +311,9 @@ export class Connection {
     if (outcome.ok) {
       this.#send({ type: 'conn.opened' });
       if (!this.#closeBegun) this.#transition('open.ready');
-      // A synchronous onOpen runs inside the actor's own step, so `conn.opened` is still
-      // queued here; hibernate once that step is over.
-      if (this.#actor?.getSnapshot().matches({ open: 'ready' }) === true) this.#hibernate();
-      else queueMicrotask(() => this.#hibernate());
+      // Without an async onOpen this runs inside the actor's own step, where `conn.opened` is
+      // still queued: hibernate once that step is over.
+      queueMicrotask(() => this.#hibernate());
     }
     else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
@@ -371,13 +370,13 @@ export class Connection {
     this.#send({ type: 'conn.closed' });
   }
 
-  #release(outcome: ConnectionOutcome): void {
+  #release(): void {
     if (this.#released) return;
     this.#released = true;
     this.#info.state = 'closed';
     this.#clearHandshakeTimer();
     this.#socket.off('close', this.#onHandshakeSocketClose);
-    this.#host.released(this, outcome);
+    this.#host.released(this);
   }
 
   #clearHandshakeTimer(): void {
@@ -392,7 +391,7 @@ export class Connection {
     this.#host.options.logger.error(`connection ${this.id} actor failed`, error);
     this.#io?.terminate();
     this.#socket.destroy();
-    this.#release('aborted');
+    this.#release();
   }
 }
 

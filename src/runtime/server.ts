@@ -10,7 +10,6 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { ClientEndpoint } from '../endpoint/endpoint.js';
 import type { Endpoint } from '../endpoint/types.js';
 import { HookError, ServerStateError } from '../errors.js';
-import type { ConnectionOutcome } from '../machines/connection.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import type { Websocket } from '../types.js';
@@ -296,7 +295,7 @@ export class WsActorServer<H = unknown> {
       opened: (conn: Connection) => {
         this.#open.set(conn.id, conn);
       },
-      released: (conn: Connection, _outcome: ConnectionOutcome) => {
+      released: (conn: Connection) => {
         this.#open.delete(conn.id);
         this.#live.delete(conn);
         if (this.#live.size === 0) {
