@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientInfo, Endpoint, HandshakeRequest, Message, Websocket } from '../../src/index.js';
 import { startServer, waitFor, type StartedServer } from '../helpers/harness.js';
+import { echoOrClose } from '../helpers/interop-app.js';
 
 const PYTHON = '/usr/bin/python3';
 const CLIENTS = fileURLToPath(new URL('./clients/', import.meta.url));
@@ -105,20 +106,7 @@ class InteropApp implements Websocket<Label> {
   async onData(id: number, message: Message): Promise<void> {
     const endpoint = this.#endpoint as Endpoint;
     this.trace.push({ hook: 'onData', id, binary: message.isBinary, size: message.size });
-    if (message.isBinary) {
-      const sent = await endpoint.sendBinary(await message.buffer(), id);
-      if (!sent.ok && sent.error.code !== 'WSA_ERR_CLIENT_CLOSING') throw sent.error;
-      return;
-    }
-    const text = await message.text();
-    const command = /^close:(\d+):(.*)$/s.exec(text);
-    if (command !== null) {
-      const closing = await endpoint.close(id, Number(command[1]), command[2]);
-      if (!closing.ok) throw closing.error;
-      return;
-    }
-    const sent = await endpoint.send(text, id);
-    if (!sent.ok && sent.error.code !== 'WSA_ERR_CLIENT_CLOSING') throw sent.error;
+    await echoOrClose(endpoint, id, message);
   }
 
   onClose(id: number, code: number, reason: string): void {
