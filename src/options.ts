@@ -47,9 +47,9 @@ export interface ServerOptions {
    * not settled in time get the connection dropped / 503, and no `onOpen`. Default: 10000.
    */
   handshakeTimeoutMs?: number;
-  /** Bytes per second read from one client before reading pauses; null: no limit. Default: null. */
+  /** Bytes per second given to `onData` for one client; over it, delivery and reading pause. null: no limit. Default: null. */
   maxBytesPerSecond?: number | null;
-  /** Messages per second read from one client before reading pauses; null: no limit. Default: null. */
+  /** Messages per second given to `onData` for one client; over it, delivery and reading pause. null: no limit. Default: null. */
   maxMessagesPerSecond?: number | null;
   /**
    * Undelivered messages queued per client before reading from its socket pauses (TCP
