@@ -20,6 +20,8 @@ export const ErrorCodes = {
   SERVER_STATE: 'WSA_ERR_SERVER_STATE',
   HOOK_FAILED: 'WSA_ERR_HOOK_FAILED',
   BACKPRESSURE: 'WSA_ERR_BACKPRESSURE',
+  NODE_UNREACHABLE: 'WSA_ERR_NODE_UNREACHABLE',
+  CLUSTER: 'WSA_ERR_CLUSTER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -86,6 +88,24 @@ export class HookError extends WsActorError {
     super(ErrorCodes.HOOK_FAILED, `${hook} failed${who}: ${describe(cause)}`, { cause });
   }
 }
+
+/** Another node could not be reached or did not answer in time (cluster adapters). */
+export class NodeUnreachableError extends WsActorError {
+  constructor(readonly nodeId: number | null, detail: string, options?: { cause?: unknown }) {
+    const who = nodeId === null ? 'Cluster' : `Node ${nodeId}`;
+    super(ErrorCodes.NODE_UNREACHABLE, `${who} unreachable: ${detail}`, options);
+  }
+}
+
+/** The cluster could not be joined or run (adapter misconfigured, node ids exhausted, worker failed). */
+export class ClusterError extends WsActorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.CLUSTER, message, options);
+  }
+}
+
+/** An error that came back from another node, with its original code and message. */
+export class RemoteError extends WsActorError {}
 
 function describe(value: unknown): string {
   return value instanceof Error ? value.message : String(value);
