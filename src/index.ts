@@ -19,6 +19,9 @@ export {
   ServerStateError,
   HookError,
   BackpressureError,
+  NodeUnreachableError,
+  ClusterError,
+  RemoteError,
   type ErrorCode,
 } from './errors.js';
 export { connectionMachine, type ConnectionEvent, type ConnectionCommand } from './machines/connection.js';
@@ -47,3 +50,16 @@ export {
   type TimelineEntry,
 } from './observe/live-view.js';
 export { createMetrics, type WsActorMetrics, type MetricsOptions, type MetricsSource } from './observe/metrics.js';
+export {
+  nodeOf,
+  NODE_ID_SHIFT,
+  MAX_NODE_ID,
+  type ClusterAdapter,
+  type AdapterStats,
+  type Gathered,
+  type NodeRequest,
+  type NodeReply,
+  type RequestHandler,
+  type WireError,
+} from './cluster/adapter.js';
+export { memoryCluster, MemoryCluster, type MemoryAdapterOptions } from './cluster/memory-adapter.js';

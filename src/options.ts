@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { InspectionEvent, Observer } from 'xstate';
+import { MAX_NODE_ID, type ClusterAdapter } from './cluster/adapter.js';
 import { InvalidOptionError } from './errors.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { consoleLogger, type Logger } from './runtime/logger.js';
@@ -83,6 +84,18 @@ export interface ServerOptions {
    * (e.g. `createWebSocketInspector().inspect` from `@statelyai/inspect`). Default: null (off).
    */
   inspect?: InspectionObserver | null;
+  /**
+   * Joins a cluster through this adapter (e.g. `redisAdapter(...)`), so Endpoint calls reach
+   * clients of every node; the node id then comes from the adapter. Default: null (this
+   * server alone).
+   */
+  cluster?: ClusterAdapter | null;
+  /**
+   * This server's node id when there is no `cluster` adapter: the high bits of its client ids
+   * (id = nodeId * 2^32 + n), so servers with distinct node ids never share a client id.
+   * Integer from 0 to 2^21 - 1. Default: 0.
+   */
+  nodeId?: number;
 }
 
 /** What the `inspect` option accepts: an observer or a function of inspection events. */
@@ -126,6 +139,8 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   logger: consoleLogger,
   clock: systemClock,
   inspect: null,
+  cluster: null,
+  nodeId: 0,
 } satisfies ResolvedOptions);
 
 const positiveIntegers = [
@@ -208,6 +223,17 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   const inspect: unknown = resolved.inspect;
   if (inspect !== null && typeof inspect !== 'function' && (typeof inspect !== 'object' || typeof (inspect as { next?: unknown }).next !== 'function')) {
     throw new InvalidOptionError('Option "inspect" must be a function or an observer with next()');
+  }
+  const cluster: unknown = resolved.cluster;
+  if (cluster !== null) {
+    const methods = ['join', 'request', 'requestAll', 'leave'] as const;
+    if (typeof cluster !== 'object' || !methods.every((m) => typeof (cluster as Record<string, unknown>)[m] === 'function')) {
+      throw new InvalidOptionError('Option "cluster" must be a cluster adapter (join, request, requestAll, leave) or null');
+    }
+    if (options.nodeId !== undefined) throw new InvalidOptionError('Option "cluster" excludes "nodeId": the adapter assigns it');
+  }
+  if (!Number.isInteger(resolved.nodeId) || resolved.nodeId < 0 || resolved.nodeId > MAX_NODE_ID) {
+    throw new InvalidOptionError(`Option "nodeId" must be an integer from 0 to ${MAX_NODE_ID}, got ${String(resolved.nodeId)}`);
   }
   return resolved;
 }

@@ -13,6 +13,6 @@ await server.start();
 
 serveControl({
   port: server.address()?.port ?? 0,
-  clients: () => server.endpoint.getClients().length,
+  clients: () => server.endpoint.getLocalClients().length,
   broadcast: (text) => server.endpoint.broadcast(text),
 });

@@ -1,11 +1,22 @@
 /**
  * The Endpoint an app uses to reach its clients. It validates arguments, encodes each
  * payload once, and turns every failure into a result value: no call throws or rejects.
+ * Clients of other nodes (ids carry their node id) are reached through the cluster adapter;
+ * requests from other nodes are answered by {@link ClientEndpoint.serve}.
  */
+import { nodeOf, type ClusterAdapter, type NodeReply, type NodeRequest } from '../cluster/adapter.js';
 import { isSendableCloseCode } from '../close-codes.js';
-import { ClientClosingError, ErrorCodes, InvalidArgumentError, UnknownClientError, type WsActorError } from '../errors.js';
+import {
+  ClientClosingError,
+  ErrorCodes,
+  InvalidArgumentError,
+  NodeUnreachableError,
+  UnknownClientError,
+  WsActorError,
+} from '../errors.js';
 import type { ClientInfo } from './client-info.js';
 import type { BinaryData, BroadcastResult, Endpoint, SendResult } from './types.js';
+import { deliveryOf, deliveryReply, resultReply, sendResultOf } from './wire.js';
 
 /** What the Endpoint needs from one live connection. */
 export interface ClientPort {
@@ -34,6 +45,11 @@ function failure(error: WsActorError): SendResult {
   return { ok: false, error };
 }
 
+function asWsActorError(error: unknown): WsActorError {
+  if (error instanceof WsActorError) return error;
+  return new NodeUnreachableError(null, error instanceof Error ? error.message : String(error), { cause: error });
+}
+
 function toPayload(data: unknown, binary: boolean): Buffer | WsActorError {
   if (!binary) {
     if (typeof data === 'string') return Buffer.from(data, 'utf8');
@@ -51,9 +67,23 @@ function isGenerator(value: unknown): value is Generator<number> {
 
 export class ClientEndpoint implements Endpoint {
   readonly #clients: ClientDirectory;
+  #nodeId: number;
+  #adapter: ClusterAdapter | null = null;
 
-  constructor(clients: ClientDirectory) {
+  constructor(clients: ClientDirectory, nodeId = 0) {
     this.#clients = clients;
+    this.#nodeId = nodeId;
+  }
+
+  /** Called by the server once it joined a cluster: other nodes' clients are reachable from now on. */
+  joined(nodeId: number, adapter: ClusterAdapter): void {
+    this.#nodeId = nodeId;
+    this.#adapter = adapter;
+  }
+
+  /** Called by the server once it left the cluster. */
+  left(): void {
+    this.#adapter = null;
   }
 
   send(data: string, clientId: number): Promise<SendResult> {
@@ -65,32 +95,99 @@ export class ClientEndpoint implements Endpoint {
   }
 
   broadcast(data: string, exceptIds: readonly number[] = []): Promise<BroadcastResult> {
-    return this.#sendMany(data, false, this.#allExcept(exceptIds));
+    return this.#broadcast(data, false, exceptIds);
   }
 
   broadcastBinary(data: BinaryData, exceptIds: readonly number[] = []): Promise<BroadcastResult> {
-    return this.#sendMany(data, true, this.#allExcept(exceptIds));
+    return this.#broadcast(data, true, exceptIds);
   }
 
   multicast(data: string, clientIds: readonly number[]): Promise<BroadcastResult> {
-    return this.#sendMany(data, false, clientIds);
+    return this.#multicast(data, false, clientIds);
   }
 
   multicastBinary(data: BinaryData, clientIds: readonly number[]): Promise<BroadcastResult> {
-    return this.#sendMany(data, true, clientIds);
+    return this.#multicast(data, true, clientIds);
   }
 
-  close(clientId: number, code = 1000, reason = ''): Promise<SendResult> {
+  async close(clientId: number, code = 1000, reason = ''): Promise<SendResult> {
     if (!isSendableCloseCode(code)) {
-      return Promise.resolve(
-        failure(new InvalidArgumentError(ErrorCodes.INVALID_CLOSE_CODE, `Close code ${String(code)} cannot be sent`)),
-      );
+      return failure(new InvalidArgumentError(ErrorCodes.INVALID_CLOSE_CODE, `Close code ${String(code)} cannot be sent`));
     }
     if (typeof reason !== 'string' || Buffer.byteLength(reason) > MAX_CLOSE_REASON_BYTES) {
-      return Promise.resolve(
-        failure(new InvalidArgumentError(ErrorCodes.INVALID_CLOSE_REASON, 'Close reason must be a string of at most 123 bytes')),
-      );
+      return failure(new InvalidArgumentError(ErrorCodes.INVALID_CLOSE_REASON, 'Close reason must be a string of at most 123 bytes'));
     }
+    const node = this.#remoteNodeOf(clientId);
+    if (node === null) return this.#closeLocal(clientId, code, reason);
+    return this.#ask(node, { op: 'close', clientId, code, reason }, null, (reply) => sendResultOf(reply, clientId));
+  }
+
+  async getInfo(clientId: number): Promise<ClientInfo | undefined> {
+    const node = this.#remoteNodeOf(clientId);
+    if (node === null) return this.getLocalInfo(clientId);
+    const info = await this.#ask(node, { op: 'info', clientId }, null, (reply) => (reply.op === 'info' ? reply.info : null));
+    return info === null || 'ok' in info ? undefined : info;
+  }
+
+  async getClients(): Promise<number[]> {
+    const local = this.getLocalClients();
+    if (this.#adapter === null) return local;
+    const { replies } = await this.#adapter.requestAll({ op: 'clients' }, null);
+    for (const reply of replies) if (reply.op === 'clients') local.push(...reply.clientIds);
+    return local;
+  }
+
+  getLocalInfo(clientId: number): ClientInfo | undefined {
+    return this.#clients.get(clientId)?.info();
+  }
+
+  getLocalClients(): number[] {
+    return [...this.#clients.keys()];
+  }
+
+  /**
+   * Answers another node's request from this node's clients. Every write starts before the
+   * first await, so messages keep the order in which the adapter delivered them.
+   */
+  serve(request: NodeRequest, payload: Buffer | null): NodeReply | Promise<NodeReply> {
+    switch (request.op) {
+      case 'send': {
+        const client = this.#clients.get(request.clientId);
+        if (client === undefined || payload === null) return resultReply({ ok: false, error: new UnknownClientError(request.clientId) });
+        return client.send(payload, request.binary).then(resultReply);
+      }
+      case 'broadcast':
+        return this.#deliver(payload ?? Buffer.alloc(0), request.binary, this.#allExcept(request.except)).then(deliveryReply);
+      case 'multicast':
+        return this.#deliver(payload ?? Buffer.alloc(0), request.binary, request.clientIds).then(deliveryReply);
+      case 'close':
+        return this.#closeLocal(request.clientId, request.code, request.reason).then(resultReply);
+      case 'clients':
+        return { op: 'clients', clientIds: this.getLocalClients() };
+      case 'info':
+        return { op: 'info', info: this.getLocalInfo(request.clientId) ?? null };
+    }
+  }
+
+  /** The other node that holds `clientId`, or null when it is (or would be) ours. */
+  #remoteNodeOf(clientId: number): number | null {
+    if (this.#adapter === null || this.#clients.has(clientId) || !Number.isSafeInteger(clientId) || clientId <= 0) return null;
+    const node = nodeOf(clientId);
+    return node === this.#nodeId ? null : node;
+  }
+
+  /** One request to one node; an unreachable node becomes a failed result, never a rejection. */
+  async #ask<T>(node: number, request: NodeRequest, payload: Buffer | null, read: (reply: NodeReply) => T): Promise<T | SendResult> {
+    const adapter = this.#adapter;
+    if (adapter === null) return failure(new UnknownClientError('clientId' in request ? request.clientId : Number.NaN));
+    try {
+      return read(await adapter.request(node, request, payload));
+    } catch (error) {
+      return failure(asWsActorError(error));
+    }
+  }
+
+  #closeLocal(clientId: number, code: number, reason: string): Promise<SendResult> {
     const client = this.#clients.get(clientId);
     if (client === undefined) return Promise.resolve(failure(new UnknownClientError(clientId)));
     if (client.closing) return Promise.resolve(failure(new ClientClosingError(clientId)));
@@ -98,34 +195,74 @@ export class ClientEndpoint implements Endpoint {
     return Promise.resolve({ ok: true });
   }
 
-  getInfo(clientId: number): ClientInfo | undefined {
-    return this.#clients.get(clientId)?.info();
-  }
-
-  getClients(): number[] {
-    return [...this.#clients.keys()];
-  }
-
-  #sendOne(data: unknown, clientId: number, binary: boolean): Promise<SendResult> {
+  async #sendOne(data: unknown, clientId: number, binary: boolean): Promise<SendResult> {
     const payload = toPayload(data, binary);
-    if (!Buffer.isBuffer(payload)) return Promise.resolve(failure(payload));
+    if (!Buffer.isBuffer(payload)) return failure(payload);
+    const node = this.#remoteNodeOf(clientId);
+    if (node !== null) return this.#ask(node, { op: 'send', clientId, binary }, payload, (reply) => sendResultOf(reply, clientId));
     const client = this.#clients.get(clientId);
-    if (client === undefined) return Promise.resolve(failure(new UnknownClientError(clientId)));
+    if (client === undefined) return failure(new UnknownClientError(clientId));
     return client.send(payload, binary);
   }
 
-  async #sendMany(data: unknown, binary: boolean, clientIds: Iterable<number>): Promise<BroadcastResult> {
+  async #broadcast(data: unknown, binary: boolean, exceptIds: readonly number[]): Promise<BroadcastResult> {
+    const payload = toPayload(data, binary);
+    const except: readonly number[] = Array.isArray(exceptIds) ? exceptIds : [];
+    if (!Buffer.isBuffer(payload)) {
+      return { sent: [], failed: [...this.#allExcept(except)].map((clientId) => ({ clientId, error: payload })) };
+    }
+    // Local writes and the publish to other nodes both start now, in call order.
+    const local = this.#deliver(payload, binary, this.#allExcept(except));
+    const adapter = this.#adapter;
+    if (adapter === null) return local;
+    const remoteExcept = except.filter((id) => this.#remoteNodeOf(id) !== null);
+    const gathered = adapter.requestAll({ op: 'broadcast', binary, except: remoteExcept }, payload);
+    const [mine, { replies, unreached }] = await Promise.all([local, gathered]);
+    const sent = [...mine.sent];
+    const failed = [...mine.failed];
+    for (const reply of replies) {
+      const result = deliveryOf(reply);
+      if (result instanceof Error) continue;
+      sent.push(...result.sent);
+      failed.push(...result.failed);
+    }
+    return { sent, failed, unreachedNodes: unreached };
+  }
+
+  async #multicast(data: unknown, binary: boolean, clientIds: readonly number[]): Promise<BroadcastResult> {
     if (!Array.isArray(clientIds) && !isGenerator(clientIds)) {
       const error = new InvalidArgumentError(ErrorCodes.INVALID_DATA, 'clientIds must be an array of client ids');
       return { sent: [], failed: [{ clientId: Number.NaN, error }] };
     }
-    const payload = toPayload(data, binary);
     const ids: number[] = [...(clientIds as Iterable<number>)];
-    if (!Buffer.isBuffer(payload)) {
-      return { sent: [], failed: ids.map((clientId) => ({ clientId, error: payload })) };
+    const payload = toPayload(data, binary);
+    if (!Buffer.isBuffer(payload)) return { sent: [], failed: ids.map((clientId) => ({ clientId, error: payload })) };
+    const local: number[] = [];
+    const remote = new Map<number, number[]>();
+    for (const id of ids) {
+      const node = this.#remoteNodeOf(id);
+      if (node === null) local.push(id);
+      else remote.set(node, [...(remote.get(node) ?? []), id]);
     }
-    // Every write is issued synchronously, so per-client order with single sends holds; the
-    // frame is encoded once for all clients.
+    const parts = [this.#deliver(payload, binary, local)];
+    for (const [node, nodeIds] of remote) {
+      const request: NodeRequest = { op: 'multicast', binary, clientIds: nodeIds };
+      parts.push(
+        this.#ask(node, request, payload, deliveryOf).then((result): BroadcastResult => {
+          if (!(result instanceof Error) && 'sent' in result) return result;
+          const error = result instanceof Error ? result : result.ok ? new UnknownClientError(Number.NaN) : result.error;
+          return { sent: [], failed: nodeIds.map((clientId) => ({ clientId, error })) };
+        }),
+      );
+    }
+    const results = await Promise.all(parts);
+    return { sent: results.flatMap((r) => r.sent), failed: results.flatMap((r) => r.failed) };
+  }
+
+  /** Writes one payload to this node's clients `ids`; the frame is encoded once for all. */
+  async #deliver(payload: Buffer, binary: boolean, clientIds: Iterable<number>): Promise<BroadcastResult> {
+    const ids = [...clientIds];
+    // Every write is issued synchronously, so per-client order with single sends holds.
     const message: OutboundMessage = { payload, binary, frame: undefined };
     const errors: (WsActorError | null)[] = new Array<WsActorError | null>(ids.length).fill(null);
     let pending = ids.length;

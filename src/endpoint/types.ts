@@ -8,6 +8,11 @@ export type SendResult = { readonly ok: true } | { readonly ok: false; readonly 
 export interface BroadcastResult {
   readonly sent: readonly number[];
   readonly failed: readonly { readonly clientId: number; readonly error: WsActorError }[];
+  /**
+   * Broadcasts in a cluster only: other nodes that did not answer in time (or Redis was
+   * down); their clients are in neither list, and the adapter counts the miss.
+   */
+  readonly unreachedNodes?: number;
 }
 
 /** Binary payloads an Endpoint accepts. */
@@ -16,7 +21,8 @@ export type BinaryData = Buffer | Uint8Array | ArrayBuffer;
 /**
  * How an app talks to its clients; handed to `onStart`. No method throws for a bad client
  * id; sends resolve once the data was handed to the OS, and sends to one client keep call
- * order, broadcasts included.
+ * order, broadcasts included. With a cluster adapter every call also reaches clients of
+ * other nodes (a client id names its node); results then wait for the other node's answer.
  */
 export interface Endpoint {
   /** Sends a text message to one client. */
@@ -36,8 +42,15 @@ export interface Endpoint {
    * follows when the socket is gone. Unknown/closing clients and invalid codes give `ok: false`.
    */
   close(clientId: number, code?: number, reason?: string): Promise<SendResult>;
-  /** Counters and timestamps of a client, or undefined when no such client is connected. */
-  getInfo(clientId: number): ClientInfo | undefined;
-  /** Ids of clients that completed the handshake and whose `onClose` has not finished. */
-  getClients(): number[];
+  /** Counters and timestamps of a client on any node, or undefined when no such client is connected. */
+  getInfo(clientId: number): Promise<ClientInfo | undefined>;
+  /**
+   * Ids of clients on every node that completed the handshake and whose `onClose` has not
+   * finished. Nodes that do not answer in time are left out (the adapter counts them).
+   */
+  getClients(): Promise<number[]>;
+  /** {@link Endpoint.getInfo} for this node's clients only, synchronously (e.g. inside `onClose`). */
+  getLocalInfo(clientId: number): ClientInfo | undefined;
+  /** {@link Endpoint.getClients} for this node's clients only, synchronously. */
+  getLocalClients(): number[];
 }

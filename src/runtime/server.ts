@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { NODE_ID_SHIFT } from '../cluster/adapter.js';
 import { ClientEndpoint } from '../endpoint/endpoint.js';
 import type { Endpoint } from '../endpoint/types.js';
 import { HookError, ServerStateError } from '../errors.js';
@@ -21,7 +22,10 @@ import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 
-/** Client ids are unique in the process and never reused, across servers too. */
+/**
+ * Client ids are unique in the process and never reused, across servers too; the node id
+ * above 2^32 makes them unique in a cluster (see src/cluster/adapter.ts).
+ */
 let nextClientId = 1;
 
 function supervisorFor(start: () => Promise<void>, stop: () => Promise<void>) {
@@ -37,6 +41,7 @@ export type ServerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stoppe
 export class WsActorServer<H = unknown> {
   /** The Endpoint handed to `onStart`; usable from outside the app too. */
   readonly endpoint: Endpoint;
+  readonly #endpoint: ClientEndpoint;
   /** Server-wide message, byte and backpressure counters (read by metrics). */
   readonly stats = new ServerStats();
   /** Lifecycle transitions of the server and of every connection; subscribe to watch them. */
@@ -56,12 +61,15 @@ export class WsActorServer<H = unknown> {
   #idleWaiters: (() => void)[] = [];
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
+  #nodeId: number;
   readonly #host: ConnectionHost;
 
   constructor(app: Websocket<H>, options: ServerOptions = {}) {
     this.#options = resolveOptions(options);
     this.#app = app;
-    this.endpoint = new ClientEndpoint(this.#open);
+    this.#nodeId = this.#options.nodeId;
+    this.#endpoint = new ClientEndpoint(this.#open, this.#nodeId);
+    this.endpoint = this.#endpoint;
     this.lifecycle = new LifecycleStream(this.#options.logger);
     const { maxPayload, maxFragments, maxFrameSize, validateUtf8, perMessageDeflate, allowedOrigins } = this.#options;
     this.#origins = allowedOrigins === null ? null : new Set(allowedOrigins.map((o) => o.toLowerCase()));
@@ -119,6 +127,11 @@ export class WsActorServer<H = unknown> {
     return this.supervisor.getSnapshot().value;
   }
 
+  /** This server's node id: from the cluster adapter once started, else the `nodeId` option. */
+  get nodeId(): number {
+    return this.#nodeId;
+  }
+
   /** Address the server listens on while running (in attach mode: the borrowed server's), else null. */
   address(): AddressInfo | null {
     if (this.state !== 'running') return null;
@@ -155,17 +168,42 @@ export class WsActorServer<H = unknown> {
 
   async #doStart(): Promise<void> {
     const app = this.#app;
+    // Joined before onStart, so the Endpoint handed to it already reaches other nodes.
+    await this.#join();
     if (app.onStart !== undefined) {
       const outcome = await callHook(() => app.onStart?.(this.endpoint));
-      if (!outcome.ok) throw new HookError('onStart', null, outcome.error);
+      if (!outcome.ok) {
+        await this.#leave();
+        throw new HookError('onStart', null, outcome.error);
+      }
     }
     try {
       await this.#listen();
     } catch (error) {
       await this.#runOnStop();
+      await this.#leave();
       throw error;
     }
     this.#accepting = true;
+  }
+
+  async #join(): Promise<void> {
+    const adapter = this.#options.cluster;
+    if (adapter === null) return;
+    const nodeId = await adapter.join((request, payload) => this.#endpoint.serve(request, payload));
+    this.#nodeId = nodeId;
+    this.#endpoint.joined(nodeId, adapter);
+  }
+
+  async #leave(): Promise<void> {
+    const adapter = this.#options.cluster;
+    if (adapter === null) return;
+    this.#endpoint.left();
+    try {
+      await adapter.leave();
+    } catch (error) {
+      this.#options.logger.error('cluster adapter failed to leave', error);
+    }
   }
 
   async #listen(): Promise<void> {
@@ -210,6 +248,7 @@ export class WsActorServer<H = unknown> {
       });
     }
     for (const socket of this.#rawSockets) socket.destroy();
+    await this.#leave();
   }
 
   async #runOnStop(): Promise<void> {
@@ -267,7 +306,7 @@ export class WsActorServer<H = unknown> {
       this.#rejectRaw(socket, 503, 'Service Unavailable: connection limit reached');
       return;
     }
-    const conn = new Connection(nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
+    const conn = new Connection(this.#nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
     this.#live.add(conn);
     conn.start();
   };

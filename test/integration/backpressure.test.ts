@@ -46,8 +46,8 @@ describe('inbound backpressure', () => {
       client.send(buf);
     }
     await sleep(300);
-    const id = (endpoint as Endpoint | null)?.getClients()[0] as number;
-    const read = (endpoint as Endpoint | null)?.getInfo(id)?.messages_read ?? -1;
+    const id = (endpoint as Endpoint | null)?.getLocalClients()[0] as number;
+    const read = (endpoint as Endpoint | null)?.getLocalInfo(id)?.messages_read ?? -1;
     // 32 MB were sent; with reading paused the server holds a bounded handful of messages.
     expect(received).toEqual([0]);
     expect(read).toBeGreaterThan(0);

@@ -69,7 +69,7 @@ describe('broadcast fast path', () => {
 
   it('keeps per-client order with single sends, also while compression keeps a sender busy', async () => {
     const { endpoint, received } = await setup(2, { perMessageDeflate: { threshold: 16 } }, true);
-    const [a, b] = endpoint.getClients() as [number, number];
+    const [a, b] = endpoint.getLocalClients() as [number, number];
     const expected: string[][] = [[], []];
     const pending: Promise<unknown>[] = [];
     for (let k = 0; k < 300; k++) {
@@ -86,6 +86,6 @@ describe('broadcast fast path', () => {
     await Promise.all(pending);
     await until(() => received.every((inbox, i) => inbox.length === expected[i]?.length));
     received.forEach((inbox, i) => expect(inbox.map((m) => m.data.toString())).toEqual(expected[i]));
-    expect(endpoint.getInfo(a)?.messages_sent).toBe(expected[0]?.length);
+    expect(endpoint.getLocalInfo(a)?.messages_sent).toBe(expected[0]?.length);
   });
 });

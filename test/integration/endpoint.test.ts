@@ -220,7 +220,7 @@ describe('send and sendBinary', () => {
         pending = [ep.send('x', bad), ep.sendBinary(Buffer.from('x'), bad), ep.close(bad)];
       }).not.toThrow();
       for (const result of await Promise.all(pending)) expectFailure(result, ErrorCodes.UNKNOWN_CLIENT);
-      expect(ep.getInfo(bad)).toBeUndefined();
+      expect(ep.getLocalInfo(bad)).toBeUndefined();
     }
     // The real client got none of it (a string id must not alias the numeric one).
     expect(await ep.send('marker', id)).toEqual({ ok: true });
@@ -444,7 +444,7 @@ describe('getInfo and getClients', () => {
     const before = Date.now();
     const { app, ep, open } = await setup();
     const { client, id } = await open('a');
-    const fresh = ep.getInfo(id);
+    const fresh = ep.getLocalInfo(id);
     expect(fresh).toMatchObject({
       client_id: id,
       state: 'open',
@@ -470,7 +470,7 @@ describe('getInfo and getClients', () => {
     await client.nextMessage();
     await client.nextMessage();
 
-    const info = ep.getInfo(id);
+    const info = ep.getLocalInfo(id);
     expect(info).toMatchObject({
       messages_read: 3,
       messages_sent: 2,
@@ -489,7 +489,7 @@ describe('getInfo and getClients', () => {
     const pong = new Promise<void>((resolve) => client.ws.once('pong', () => resolve()));
     client.ws.ping();
     await pong;
-    expect(ep.getInfo(id)).toMatchObject({
+    expect(ep.getLocalInfo(id)).toMatchObject({
       messages_read: 3,
       messages_sent: 2,
       frames_read: 4,
@@ -504,35 +504,48 @@ describe('getInfo and getClients', () => {
     client.ws.send('ab', { binary: false, fin: false }); // 2 + 4 + 2
     client.ws.send('cd', { binary: false, fin: true }); // 2 + 4 + 2
     await waitFor(() => app.received.length === 5);
-    expect(ep.getInfo(id)).toMatchObject({ messages_read: 5, frames_read: 7, bytes_read: 67 });
+    expect(ep.getLocalInfo(id)).toMatchObject({ messages_read: 5, frames_read: 7, bytes_read: 67 });
     // getInfo returns a snapshot, not a live view.
     expect(info?.frames_read).toBe(3);
   });
 
   it('getClients lists open clients; a closed client is listed until its onClose finished', async () => {
     const { app, ep, open } = await setup();
-    expect(ep.getClients()).toEqual([]);
+    expect(ep.getLocalClients()).toEqual([]);
     const a = await open('a');
     const b = await open('b');
-    expect(sorted(ep.getClients())).toEqual(sorted([a.id, b.id]));
+    expect(sorted(ep.getLocalClients())).toEqual(sorted([a.id, b.id]));
 
     const duringClose: { listed: boolean; state: string | undefined; closedAt: unknown }[] = [];
     const release = deferred();
     app.closeHook = async (id) => {
-      const info = ep.getInfo(id);
-      duringClose.push({ listed: ep.getClients().includes(id), state: info?.state, closedAt: info?.closed_at });
+      const info = ep.getLocalInfo(id);
+      duringClose.push({ listed: ep.getLocalClients().includes(id), state: info?.state, closedAt: info?.closed_at });
       await release.promise;
     };
     a.client.ws.close(1000);
     await waitFor(() => duringClose.length === 1, 2000, 'onClose of a');
     expect(duringClose[0]).toMatchObject({ listed: true, state: 'closing' });
     expect(typeof duringClose[0]?.closedAt).toBe('number');
-    expect(ep.getClients()).toContain(a.id);
+    expect(ep.getLocalClients()).toContain(a.id);
     release.resolve();
-    await waitFor(() => !ep.getClients().includes(a.id), 2000, 'a to leave getClients');
-    expect(ep.getClients()).toEqual([b.id]);
-    expect(ep.getInfo(a.id)).toBeUndefined();
+    await waitFor(() => !ep.getLocalClients().includes(a.id), 2000, 'a to leave getClients');
+    expect(ep.getLocalClients()).toEqual([b.id]);
+    expect(ep.getLocalInfo(a.id)).toBeUndefined();
     expectFailure(await ep.send('gone', a.id), ErrorCodes.UNKNOWN_CLIENT);
+  });
+
+  it('without a cluster, the async getClients/getInfo answer what the local forms answer', async () => {
+    const { ep, open } = await setup();
+    const a = await open('a');
+    const b = await open('b');
+    expect(sorted(await ep.getClients())).toEqual(sorted([a.id, b.id]));
+    expect(await ep.getInfo(a.id)).toEqual(ep.getLocalInfo(a.id));
+    expect(await ep.getInfo(a.id + 2 ** 32)).toBeUndefined();
+    expect(await ep.getInfo(Number.NaN)).toBeUndefined();
+    // An id of another node is simply unknown when there is no cluster to ask.
+    expectFailure(await ep.send('x', b.id + 2 ** 32), ErrorCodes.UNKNOWN_CLIENT);
+    expectFailure(await ep.close(b.id + 2 ** 32), ErrorCodes.UNKNOWN_CLIENT);
   });
 });
 
@@ -547,7 +560,7 @@ describe('client ids', () => {
       ids.push(id);
       if (index % 2 === 0) {
         client.ws.close();
-        await waitFor(() => s.app.closesOf(id).length === 1 && !s.ep.getClients().includes(id));
+        await waitFor(() => s.app.closesOf(id).length === 1 && !s.ep.getLocalClients().includes(id));
       }
     }
     for (const id of ids) expect(Number.isSafeInteger(id) && id > 0).toBe(true);
@@ -613,7 +626,7 @@ describe('hook failures', () => {
     const a = await open('a');
     const b = await open('b');
     a.client.ws.close(4002, 'done');
-    await waitFor(() => !ep.getClients().includes(a.id), 2000, 'a released');
+    await waitFor(() => !ep.getLocalClients().includes(a.id), 2000, 'a released');
     const entry = logged.find((e) => e.message.includes(`onClose failed for client ${a.id}`));
     expect(entry?.level).toBe('error');
     expect(entry?.error).toBe(boom);
@@ -746,7 +759,7 @@ describe('server lifecycle', () => {
       expect(app.closesOf(id)).toEqual([{ id, code: 1001, reason: 'Server shutting down' }]);
     }
     expect(server.state).toBe('stopped');
-    expect(ep.getClients()).toEqual([]);
+    expect(ep.getLocalClients()).toEqual([]);
     expectFailure(await ep.send('after stop', a.id), ErrorCodes.UNKNOWN_CLIENT);
     expect(server.address()).toBeNull();
     expect(await tcpProbe(port)).toBe('ECONNREFUSED');

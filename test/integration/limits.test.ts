@@ -89,7 +89,7 @@ function recorder(hooks: { onHandshake?: (request: HandshakeRequest) => unknown;
       await (message.isBinary ? endpoint.sendBinary(data, id) : endpoint.send(data.toString('utf8'), id));
     },
     onClose(id, code, reason) {
-      events.push({ hook: 'close', id, code, reason, dropped: endpoint?.getInfo(id)?.messages_dropped });
+      events.push({ hook: 'close', id, code, reason, dropped: endpoint?.getLocalInfo(id)?.messages_dropped });
     },
   };
   const isClose = (e: Event): e is Extract<Event, { hook: 'close' }> => e.hook === 'close';
@@ -241,7 +241,7 @@ describe('heartbeat', () => {
       clock.advance(1000);
       await waitFor(() => pings === k, 2000, `ping ${k}`);
       // The pong was read: the server saw it at the current (fake) time.
-      await waitFor(() => rec.endpoint().getInfo(id)?.last_read_at === clock.now(), 2000, `pong ${k}`);
+      await waitFor(() => rec.endpoint().getLocalInfo(id)?.last_read_at === clock.now(), 2000, `pong ${k}`);
     }
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
     expect(rec.closesOf(id)).toEqual([]);
@@ -402,7 +402,7 @@ describe('outbound backpressure (maxBufferedBytes, outboundOverflow)', () => {
     expect(accepted * CHUNK.length).toBeLessThan(16 * 1024 * 1024);
     expect(await rec.endpoint().sendBinary(CHUNK, id)).toMatchObject({ ok: false, error: { code: 'WSA_ERR_BACKPRESSURE' } });
     await expectEcho(started, rec, 'other');
-    expect(rec.endpoint().getInfo(id)?.state).toBe('open');
+    expect(rec.endpoint().getLocalInfo(id)?.state).toBe('open');
     expect(rec.closesOf(id)).toEqual([]);
     // Once the peer reads, everything accepted arrives and sending works again.
     peer.resumeReading();
@@ -550,8 +550,8 @@ describe('perMessageDeflate', () => {
     expect(await roundTrip(ws, big)).toBe(big);
     const id = rec.idOf('deflate') as number;
     // What crossed the wire was a fraction of the 200 000 bytes, each way.
-    expect(rec.endpoint().getInfo(id)?.bytes_read).toBeLessThan(big.length / 10);
-    expect(rec.endpoint().getInfo(id)?.bytes_sent).toBeLessThan(big.length / 10);
+    expect(rec.endpoint().getLocalInfo(id)?.bytes_read).toBeLessThan(big.length / 10);
+    expect(rec.endpoint().getLocalInfo(id)?.bytes_sent).toBeLessThan(big.length / 10);
   });
 
   it('does not negotiate it when off', async () => {
@@ -560,6 +560,6 @@ describe('perMessageDeflate', () => {
     const { ws, extensions } = await deflateClient(`${started.url}?tag=plain`);
     expect(extensions).toBeUndefined();
     expect(await roundTrip(ws, big)).toBe(big);
-    expect(rec.endpoint().getInfo(rec.idOf('plain') as number)?.bytes_read).toBeGreaterThan(big.length);
+    expect(rec.endpoint().getLocalInfo(rec.idOf('plain') as number)?.bytes_read).toBeGreaterThan(big.length);
   });
 });

@@ -120,7 +120,7 @@ describe('observability', () => {
     const url = await start({});
     server?.lifecycle.subscribe(writer.listener);
     (await openClient(url)).close(1000);
-    await until(() => (server?.endpoint.getClients().length ?? 1) === 0);
+    await until(() => (server?.endpoint.getLocalClients().length ?? 1) === 0);
     await new Promise((r) => setTimeout(r, 20));
     await writer.close();
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
@@ -135,7 +135,7 @@ describe('observability', () => {
     const b = await openClient(url);
     a.close();
     b.close();
-    await until(() => (server?.endpoint.getClients().length ?? 1) === 0);
+    await until(() => (server?.endpoint.getLocalClients().length ?? 1) === 0);
     const machines = new Set(
       seen.filter((e) => e.type === '@xstate.actor').map((e) => (e.actorRef.getSnapshot() as { machine?: { id: string } }).machine?.id),
     );

@@ -65,7 +65,7 @@ class InteropApp implements Websocket<Label> {
   }
 
   onClose(id: number, code: number, reason: string): void {
-    this.trace.push({ hook: 'onClose', id, code, reason, info: this.#endpoint?.getInfo(id) });
+    this.trace.push({ hook: 'onClose', id, code, reason, info: this.#endpoint?.getLocalInfo(id) });
   }
 
   /** The one connection labelled `caseName`, once its onClose ran. */

@@ -110,7 +110,7 @@ class InteropApp implements Websocket<Label> {
   }
 
   onClose(id: number, code: number, reason: string): void {
-    this.trace.push({ hook: 'onClose', id, code, reason, info: this.#endpoint?.getInfo(id) });
+    this.trace.push({ hook: 'onClose', id, code, reason, info: this.#endpoint?.getLocalInfo(id) });
   }
 
   onStop(): void {

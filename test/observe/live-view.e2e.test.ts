@@ -61,7 +61,7 @@ describe('live view in headless Chromium', () => {
 
     const clients: TestClient[] = [];
     for (let i = 0; i < 3; i++) clients.push(await connect(started.url));
-    const ids = started.server.endpoint.getClients();
+    const ids = started.server.endpoint.getLocalClients();
     expect(ids).toHaveLength(3);
     for (const id of ids) await expect.poll(() => stateOf(id).textContent(), { timeout: 5000 }).toBe('open.ready');
     await expect.poll(() => page.locator('.count[data-state="open.ready"] .n').textContent()).toBe('3');

@@ -84,7 +84,7 @@ describe('createMetrics', () => {
     const b = await connect(started.url);
     await expect(connect(`${started.url}?deny`)).rejects.toBeInstanceOf(HandshakeRejected);
     await waitFor(() => closes === 1, 2000, 'the rejected handshake to close');
-    await waitFor(() => server.endpoint.getClients().length === 2, 2000, 'both clients open');
+    await waitFor(() => server.endpoint.getLocalClients().length === 2, 2000, 'both clients open');
     for (const text of ['hello', 'hi', 'hey there']) a.ws.send(text); // 5 + 2 + 9 = 16 bytes
     for (let i = 0; i < 2; i++) b.ws.send(Buffer.alloc(100, i)); // 200 bytes
     for (let i = 0; i < 3; i++) await a.nextMessage();

@@ -158,7 +158,7 @@ class RecordingApp implements Websocket<{ index: number }> {
   async onClose(clientId: number, code: number, reason: string): Promise<void> {
     const index = this.indexById.get(clientId) ?? null;
     const endpoint = this.endpoint as Endpoint;
-    const info = this.#guard('getInfo', () => endpoint.getInfo(clientId));
+    const info = this.#guard('getLocalInfo', () => endpoint.getLocalInfo(clientId));
     const late = await this.#guard('send in onClose', () => endpoint.send('too late', clientId));
     this.#record({
       phase: 'start',
@@ -329,7 +329,7 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
   stopCalledSeq ??= seq.next();
   await within(server.stop(), 6000, 'server.stop()');
   const stopResolvedSeq = seq.next();
-  const clientsAfterStop = server.endpoint.getClients();
+  const clientsAfterStop = server.endpoint.getLocalClients();
   await within(lateDone, 3000, 'late client');
   const open = clients.filter((ws): ws is WebSocket => ws !== null);
   await within(Promise.all(open.map(closedPromise)), 2000, 'client sockets closing after stop').catch(() => undefined);

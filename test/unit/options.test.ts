@@ -50,6 +50,8 @@ describe('resolveOptions', () => {
       logger: consoleLogger,
       clock: systemClock,
       inspect: null,
+      cluster: null,
+      nodeId: 0,
     });
     expect(resolved.logger).toBe(consoleLogger);
     expect(resolved.clock).toBe(systemClock);
