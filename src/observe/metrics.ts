@@ -11,11 +11,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { LIFECYCLE_STATES, type ConnectionTransition, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
 import type { ServerStats } from '../runtime/stats.js';
+import type { AdapterStats } from '../cluster/adapter.js';
 
 /** What metrics need of a server: its lifecycle stream and its counters. */
 export interface MetricsSource {
   readonly lifecycle: { subscribe(listener: (event: LifecycleEvent) => void): () => void };
   readonly stats: ServerStats;
+  /** Counters of the cluster adapter, when the server has one. */
+  readonly clusterStats?: Readonly<AdapterStats> | null;
 }
 
 /** Options of {@link createMetrics}. */
@@ -59,7 +62,10 @@ const DEFAULT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
  *   (lifecycle timings) and onData (`stats.onDataTimed`); result is `ok` or `error`;
  * - `wsactor_messages_total{direction}`, `wsactor_bytes_total{direction}`: `in` and `out`;
  * - `wsactor_read_pauses_total{reason}`: `backlog` and `rate`;
- * - `wsactor_messages_dropped_total`, `wsactor_slow_consumer_closes_total`.
+ * - `wsactor_messages_dropped_total`, `wsactor_slow_consumer_closes_total`;
+ * - with a cluster adapter, `wsactor_cluster_events_total{event}`: `published`,
+ *   `publish_failed`, `received`, `gaps` (messages from other nodes that never arrived),
+ *   `request_timeouts`, `reconnects`.
  *
  * Counters read from `server.stats` count since the server was created, not since attaching.
  */
@@ -146,6 +152,18 @@ export function createMetrics(server: MetricsSource, options: MetricsOptions = {
   });
   mirror('messages_dropped_total', 'Messages received but never delivered to onData', () => stats.messagesDropped);
   mirror('slow_consumer_closes_total', 'Clients closed because their outbound buffer limit was exceeded', () => stats.slowConsumerCloses);
+
+  const cluster = server.clusterStats ?? null;
+  if (cluster !== null) {
+    mirrorLabelled('cluster_events_total', 'Cluster adapter events: messages, losses and reconnects', 'event', {
+      published: () => cluster.published,
+      publish_failed: () => cluster.publishFailed,
+      received: () => cluster.received,
+      gaps: () => cluster.gaps,
+      request_timeouts: () => cluster.requestTimeouts,
+      reconnects: () => cluster.reconnects,
+    });
+  }
 
   const onTransition = (e: ConnectionTransition): void => {
     if (e.hook !== null) hooks.observe({ hook: e.hook.name, result: e.hook.ok ? 'ok' : 'error' }, e.hook.durationMs / 1000);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { NODE_ID_SHIFT } from '../cluster/adapter.js';
+import { NODE_ID_SHIFT, type AdapterStats } from '../cluster/adapter.js';
 import { ClientEndpoint } from '../endpoint/endpoint.js';
 import type { Endpoint } from '../endpoint/types.js';
 import { HookError, ServerStateError } from '../errors.js';
@@ -125,6 +125,11 @@ export class WsActorServer<H = unknown> {
   /** Current lifecycle state of the server. */
   get state(): ServerState {
     return this.supervisor.getSnapshot().value;
+  }
+
+  /** Counters of the cluster adapter (messages, gaps, timeouts, reconnects), or null without one. */
+  get clusterStats(): Readonly<AdapterStats> | null {
+    return this.#options.cluster?.stats ?? null;
   }
 
   /** This server's node id: from the cluster adapter once started, else the `nodeId` option. */
