@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prepares a fresh clone on a fresh Debian machine for `npm test`:
-#   1. the Debian packages the interop tests drive (test/interop): the python3 `websockets`
-#      and `wsproto` client libraries and a headless-capable Chromium, installed only when
-#      missing (so a prepared machine runs no apt-get at all);
+#   1. the Debian packages the tests drive, installed only when missing (so a prepared
+#      machine runs no apt-get at all): for test/interop the python3 `websockets` and
+#      `wsproto` client libraries and a headless-capable Chromium; for the Redis cluster
+#      adapter tests `redis-server` (the tests start their own servers on free ports, so no
+#      system-wide Redis service is started);
 #   2. the exact npm dependencies from package-lock.json (`npm ci`).
 # Idempotent; safe to run again. Works as root without a TTY (CI runs it with no stdin);
 # as another user it uses `sudo -n` for apt-get when that works.
@@ -16,7 +18,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # --- Debian packages ------------------------------------------------------------------
-debian_packages=(python3-websockets python3-wsproto chromium)
+debian_packages=(python3-websockets python3-wsproto chromium redis-server)
 
 is_installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
@@ -42,6 +44,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
   fi
   echo "setup: installing Debian packages: ${missing[*]}"
+  # redis-server's postinst starts a system-wide service; the tests never use it. The
+  # standard Debian switch for that is a policy-rc.d that forbids starts (exit 101), kept
+  # only for this install and only when the machine has none of its own.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | ${as_root[@]+"${as_root[@]}"} tee "$policy" >/dev/null
+    ${as_root[@]+"${as_root[@]}"} chmod 755 "$policy"
+    trap '${as_root[@]+"${as_root[@]}"} rm -f "$policy"' EXIT
+  fi
   apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
   export DEBIAN_FRONTEND=noninteractive
   ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -qq </dev/null
@@ -64,6 +75,10 @@ if ! /usr/bin/python3 -c 'import websockets, wsproto' 2>/dev/null; then
 fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "setup: /usr/bin/chromium is missing after installing the chromium package" >&2
+  exit 1
+fi
+if [ ! -x /usr/bin/redis-server ]; then
+  echo "setup: /usr/bin/redis-server is missing after installing the redis-server package" >&2
   exit 1
 fi
 
