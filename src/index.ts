@@ -63,3 +63,4 @@ export {
   type WireError,
 } from './cluster/adapter.js';
 export { memoryCluster, MemoryCluster, type MemoryAdapterOptions } from './cluster/memory-adapter.js';
+export { redisAdapter, type RedisAdapterOptions, type RedisAdapterStats, type RedisClusterAdapter } from './cluster/redis-adapter.js';
