@@ -1,0 +1,275 @@
+/**
+ * Cluster mode: one call runs N worker processes (Node's `cluster` module, one shared port,
+ * round-robin), each a wsactor server with the app's hooks.
+ *
+ * Workers re-run the entry script, so call `runCluster` with the same options at the top
+ * level of that script; it forks in the primary and starts a server in each worker:
+ *
+ * ```ts
+ * const handle = runCluster({ workers: 4, port: 8080, setup: () => ({ app: new Chat(), options: { path: '/ws' } }) });
+ * if (handle.isPrimary) console.log('listening on', (await handle.ready).port);
+ * ```
+ *
+ * With `exec`, workers run another script instead; that script calls `runCluster({ setup })`.
+ */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError } from '../errors.js';
+import type { ServerOptions } from '../options.js';
+import { consoleLogger, type Logger } from '../runtime/logger.js';
+import type { Websocket } from '../types.js';
+import type { ClusterAdapter } from './adapter.js';
+import { startPrimary } from './cluster-primary.js';
+import { startWorker } from './cluster-worker.js';
+
+/** What `setup` learns about the worker it runs in. */
+export interface ClusterWorkerContext {
+  /** `cluster.worker.id`: 1, 2, 3, ... in fork order, also for respawned workers. */
+  readonly workerId: number;
+  /** The node id the primary handed out, or null when the cluster adapter assigns it at start. */
+  readonly nodeId: number | null;
+}
+
+/** Server options a worker's `setup` may give: all but those the cluster sets itself. */
+export type ClusterServerOptions = Omit<ServerOptions, 'host' | 'port' | 'server' | 'nodeId' | 'cluster'>;
+
+/** What `setup` returns: the app of this worker and its server options. */
+export interface ClusterSetup<H = unknown> {
+  readonly app: Websocket<H>;
+  readonly options?: ClusterServerOptions;
+}
+
+/** One worker that started its server. */
+export interface ClusterWorker {
+  readonly pid: number;
+  /** `cluster.worker.id` of the worker. */
+  readonly workerId: number;
+  /** The high bits of its client ids: `Math.floor(clientId / 2 ** 32)`. */
+  readonly nodeId: number;
+}
+
+/** A forked worker; its node id is null until it started when the adapter assigns ids. */
+export interface ForkedWorker {
+  readonly pid: number;
+  readonly workerId: number;
+  readonly nodeId: number | null;
+}
+
+/** What happens to workers, as seen by the primary (`onEvent`). */
+export type ClusterEvent =
+  | { readonly type: 'fork'; readonly worker: ForkedWorker }
+  | { readonly type: 'ready'; readonly worker: ClusterWorker }
+  | {
+      readonly type: 'exit';
+      readonly worker: ForkedWorker;
+      readonly code: number | null;
+      readonly signal: string | null;
+      /** Exited neither by the cluster's stop nor with code 0. */
+      readonly crashed: boolean;
+      /** A replacement (with a new node id) was forked. */
+      readonly respawned: boolean;
+    }
+  /** More than `maxRestarts` crashes within `restartWindowMs`: crashed workers are no longer replaced. */
+  | { readonly type: 'gave-up'; readonly crashes: number; readonly windowMs: number };
+
+/** Options of {@link runCluster}. */
+export interface ClusterOptions<H = unknown> {
+  /** Worker processes to run. Default: `os.availableParallelism()`. */
+  workers?: number;
+  /** Port every worker listens on (shared; 0 picks one free port for all). Default: 0. */
+  port?: number;
+  /** Interface to listen on. Default: all interfaces. */
+  host?: string | undefined;
+  /** Runs in each worker and returns its app and server options. Required unless `exec` names a worker script. */
+  setup?: ((context: ClusterWorkerContext) => ClusterSetup<H> | Promise<ClusterSetup<H>>) | undefined;
+  /**
+   * Makes the cluster adapter of each worker, so Endpoint calls reach clients of every
+   * worker (and host); the adapter then assigns node ids. Default: null (workers are
+   * independent servers with node ids from the primary).
+   */
+  adapter?: ((context: ClusterWorkerContext) => ClusterAdapter) | null;
+  /** Script the workers run. Default: the entry script (`process.argv[1]`). */
+  exec?: string | undefined;
+  /** Node flags of the workers (e.g. `['--import', 'tsx']`). Default: `process.execArgv`. */
+  execArgv?: readonly string[] | undefined;
+  /** Arguments of the workers. Default: `process.argv.slice(2)`. */
+  args?: readonly string[] | undefined;
+  /** Extra environment variables of the workers (added to `process.env`). Default: none. */
+  env?: Readonly<Record<string, string>>;
+  /** Milliseconds for every worker to start; later, `ready` rejects. Default: 30000. */
+  startTimeoutMs?: number;
+  /**
+   * Milliseconds a stop waits for workers to close their clients and exit before it kills
+   * the rest with SIGKILL. Default: 10000.
+   */
+  stopTimeoutMs?: number;
+  /** Crashed workers replaced within `restartWindowMs`; one more crash there is not replaced. Default: 5. */
+  maxRestarts?: number;
+  /** Window of `maxRestarts`, in milliseconds. Default: 60000. */
+  restartWindowMs?: number;
+  /**
+   * Stop gracefully on SIGINT/SIGTERM: the primary stops every worker, then re-raises the
+   * signal (a second one kills the workers at once); a worker stops its server and exits 0.
+   * Default: true.
+   */
+  handleSignals?: boolean;
+  /** Receives crashes, respawns and failures of the primary and workers. Default: console. */
+  logger?: Logger;
+  /** Called in the primary for every {@link ClusterEvent}. Default: null. */
+  onEvent?: ((event: ClusterEvent) => void) | null;
+}
+
+/** What `ready` resolves with. */
+export interface ClusterReady {
+  /** The port the workers share. */
+  readonly port: number;
+  /** The workers running now (in a worker: that worker alone). */
+  readonly workers: readonly ClusterWorker[];
+}
+
+/** Returned by {@link runCluster}, in the primary and in each worker. */
+export interface ClusterHandle {
+  /** True in the primary, false in a worker. */
+  readonly isPrimary: boolean;
+  /**
+   * Resolves once every worker started its server. Rejects with a `ClusterError` when one
+   * failed to start (after the others were stopped) or the cluster stopped first.
+   */
+  readonly ready: Promise<ClusterReady>;
+  /**
+   * Primary: stops every worker (each closes its clients with 1001 and runs `onStop`),
+   * resolves once all exited; workers still running after `stopTimeoutMs` are killed.
+   * Worker: stops this worker's server and exits the process. Safe to call twice.
+   */
+  stop(): Promise<void>;
+  /** The workers whose server is running now. */
+  workers(): ClusterWorker[];
+  /** Resolves when no worker runs and none will be forked (after a stop, or when crashed ones are no longer replaced). */
+  readonly closed: Promise<void>;
+}
+
+/** Options after defaults were applied and validated. */
+export interface ResolvedClusterOptions<H = unknown> {
+  readonly workers: number;
+  readonly port: number;
+  readonly host: string | undefined;
+  readonly setup: ((context: ClusterWorkerContext) => ClusterSetup<H> | Promise<ClusterSetup<H>>) | undefined;
+  readonly adapter: ((context: ClusterWorkerContext) => ClusterAdapter) | null;
+  readonly exec: string | undefined;
+  readonly execArgv: readonly string[] | undefined;
+  readonly args: readonly string[] | undefined;
+  readonly env: Readonly<Record<string, string>>;
+  readonly startTimeoutMs: number;
+  readonly stopTimeoutMs: number;
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly handleSignals: boolean;
+  readonly logger: Logger;
+  readonly onEvent: ((event: ClusterEvent) => void) | null;
+}
+
+const optionNames = new Set([
+  'workers',
+  'port',
+  'host',
+  'setup',
+  'adapter',
+  'exec',
+  'execArgv',
+  'args',
+  'env',
+  'startTimeoutMs',
+  'stopTimeoutMs',
+  'maxRestarts',
+  'restartWindowMs',
+  'handleSignals',
+  'logger',
+  'onEvent',
+]);
+
+function show(value: unknown): string {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+function integer(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `an integer from ${min} to ${max}`;
+    throw new InvalidOptionError(`Option "${name}" must be ${range}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function optionalFunction<F>(name: string, value: unknown): F | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'function') throw new InvalidOptionError(`Option "${name}" must be a function`);
+  return value as F;
+}
+
+function strings(name: string, value: unknown): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new InvalidOptionError(`Option "${name}" must be an array of strings`);
+  }
+  return [...value] as string[];
+}
+
+/** Applies defaults and validates; throws {@link InvalidOptionError} with an exact message. */
+export function resolveClusterOptions<H>(options: ClusterOptions<H>): ResolvedClusterOptions<H> {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('Cluster options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!optionNames.has(key)) throw new InvalidOptionError(`Unknown cluster option "${key}"`);
+  }
+  const o = options as Record<keyof ClusterOptions, unknown>;
+  const setup = optionalFunction<ResolvedClusterOptions<H>['setup']>('setup', o.setup) ?? undefined;
+  if (o.exec !== undefined && (typeof o.exec !== 'string' || o.exec === '')) throw new InvalidOptionError('Option "exec" must be a path');
+  const exec = o.exec;
+  if (setup === undefined && exec === undefined) {
+    throw new InvalidOptionError('Option "setup" is required unless "exec" names a worker script');
+  }
+  if (o.host !== undefined && typeof o.host !== 'string') throw new InvalidOptionError('Option "host" must be a string');
+  const env = o.env ?? {};
+  if (typeof env !== 'object' || env === null || !Object.values(env).every((v) => typeof v === 'string')) {
+    throw new InvalidOptionError('Option "env" must be an object of strings');
+  }
+  if (o.handleSignals !== undefined && typeof o.handleSignals !== 'boolean') {
+    throw new InvalidOptionError('Option "handleSignals" must be a boolean');
+  }
+  const logger = (o.logger ?? consoleLogger) as Logger;
+  if (typeof logger?.error !== 'function' || typeof logger.warn !== 'function') {
+    throw new InvalidOptionError('Option "logger" must have error() and warn() methods');
+  }
+  return {
+    workers: integer('workers', o.workers, availableParallelism(), 1),
+    port: integer('port', o.port, 0, 0, 65535),
+    host: o.host,
+    setup,
+    adapter: optionalFunction('adapter', o.adapter),
+    exec,
+    execArgv: strings('execArgv', o.execArgv),
+    args: strings('args', o.args),
+    env: { ...(env as Record<string, string>) },
+    startTimeoutMs: integer('startTimeoutMs', o.startTimeoutMs, 30_000, 1),
+    stopTimeoutMs: integer('stopTimeoutMs', o.stopTimeoutMs, 10_000, 1),
+    maxRestarts: integer('maxRestarts', o.maxRestarts, 5, 0),
+    restartWindowMs: integer('restartWindowMs', o.restartWindowMs, 60_000, 1),
+    handleSignals: o.handleSignals ?? true,
+    logger,
+    onEvent: optionalFunction('onEvent', o.onEvent),
+  };
+}
+
+/**
+ * Runs the app in a cluster of worker processes. In the primary it forks `workers`
+ * workers and returns at once; in a worker it calls `setup` and starts a server. Options
+ * are validated first, in both: a bad one throws {@link InvalidOptionError}.
+ *
+ * Node ids: the primary hands each forked worker a fresh one (1, 2, 3, ...; a respawned
+ * worker gets a new one), so client ids are never reused in the cluster; with `adapter`,
+ * the adapter assigns them. A crashed worker is replaced, up to `maxRestarts` times within
+ * `restartWindowMs`; a worker that exits with code 0 is not.
+ */
+export function runCluster<H>(options: ClusterOptions<H>): ClusterHandle {
+  const resolved = resolveClusterOptions(options);
+  return cluster.isPrimary ? startPrimary(resolved) : startWorker(resolved);
+}
