@@ -106,9 +106,9 @@ class ClusterPrimary<H> implements ClusterHandle {
 
   /** Forks one worker; false when no node id is left. */
   #fork(): boolean {
-    const { exec, execArgv, args, env, host, adapter } = this.#options;
+    const { exec, execArgv, args, env, host, adapter, redis } = this.#options;
     let nodeId: number | null = null;
-    if (adapter === null) {
+    if (adapter === null && redis === null) {
       if (this.#nextNodeId > MAX_NODE_ID) {
         this.#options.logger.error(`Cluster ran out of node ids (${MAX_NODE_ID} forks); no worker forked`);
         return false;

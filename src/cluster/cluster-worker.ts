@@ -7,6 +7,7 @@ import cluster from 'node:cluster';
 import { ClusterError } from '../errors.js';
 import { createServer, type WsActorServer } from '../runtime/server.js';
 import type { ClusterAdapter } from './adapter.js';
+import { redisAdapter } from './redis-adapter.js';
 import { ADAPTER_ASSIGNS, asPrimaryMessage, ENV, tagged, type WorkerMessage } from './cluster-protocol.js';
 import type { ClusterHandle, ClusterReady, ClusterWorker, ClusterWorkerContext, ResolvedClusterOptions } from './cluster.js';
 
@@ -80,16 +81,17 @@ class ClusterWorkerProcess<H> implements ClusterHandle {
   }
 
   async #startServer(): Promise<ClusterReady> {
-    const { setup, adapter } = this.#options;
+    const { setup, adapter, redis, logger } = this.#options;
+    const joins = adapter !== null || redis !== null;
     const assigned = process.env[ENV.nodeId];
     const port = Number(process.env[ENV.port] ?? this.#options.port);
     const host = process.env[ENV.host];
     const nodeId = assigned === undefined || assigned === ADAPTER_ASSIGNS ? null : Number(assigned);
-    if (assigned === ADAPTER_ASSIGNS && adapter === null) {
-      throw new ClusterError('The primary runs with a cluster adapter but this worker has none: give it the same "adapter" option');
+    if (assigned === ADAPTER_ASSIGNS && !joins) {
+      throw new ClusterError('The primary runs with "redis" (or "adapter") but this worker has neither: give both the same option');
     }
-    if (nodeId !== null && adapter !== null) {
-      throw new ClusterError('This worker has a cluster adapter but the primary does not: give the primary the same "adapter" option');
+    if (nodeId !== null && joins) {
+      throw new ClusterError('This worker has "redis" (or "adapter") but the primary does not: give both the same option');
     }
     if (setup === undefined) throw new ClusterError('runCluster() in a worker needs the "setup" option');
     const context: ClusterWorkerContext = { workerId: cluster.worker?.id ?? 0, nodeId };
@@ -97,7 +99,9 @@ class ClusterWorkerProcess<H> implements ClusterHandle {
     const clash = reserved.filter((name) => (options as Record<string, unknown>)[name] !== undefined);
     if (clash.length > 0) throw new ClusterError(`setup() must not set ${clash.map((n) => `"${n}"`).join(', ')}: the cluster sets them`);
     if (this.#stopping) throw new ClusterError('Worker stopped before its server started');
-    const joined: { cluster: ClusterAdapter } | { nodeId: number } = adapter === null ? { nodeId: nodeId ?? 0 } : { cluster: adapter(context) };
+    let joined: { cluster: ClusterAdapter } | { nodeId: number } = { nodeId: nodeId ?? 0 };
+    if (adapter !== null) joined = { cluster: adapter(context) };
+    else if (redis !== null) joined = { cluster: redisAdapter({ logger, ...redis }) };
     const server = createServer(app, { ...options, ...joined, port, host });
     this.#server = server;
     await server.start();

@@ -19,6 +19,7 @@ import type { ServerOptions } from '../options.js';
 import { consoleLogger, type Logger } from '../runtime/logger.js';
 import type { Websocket } from '../types.js';
 import type { ClusterAdapter } from './adapter.js';
+import type { RedisAdapterOptions } from './redis-adapter.js';
 import { startPrimary } from './cluster-primary.js';
 import { startWorker } from './cluster-worker.js';
 
@@ -83,9 +84,15 @@ export interface ClusterOptions<H = unknown> {
   /** Runs in each worker and returns its app and server options. Required unless `exec` names a worker script. */
   setup?: ((context: ClusterWorkerContext) => ClusterSetup<H> | Promise<ClusterSetup<H>>) | undefined;
   /**
-   * Makes the cluster adapter of each worker, so Endpoint calls reach clients of every
-   * worker (and host); the adapter then assigns node ids. Default: null (workers are
-   * independent servers with node ids from the primary).
+   * Each worker joins the cluster through `redisAdapter(redis)` (its `logger` defaults to
+   * this one), so Endpoint calls reach clients of every worker and of other hosts on the
+   * same Redis and prefix; Redis assigns the node ids. Excludes `adapter`. Default: null.
+   */
+  redis?: RedisAdapterOptions | null;
+  /**
+   * Makes the cluster adapter of each worker (another transport than Redis); the adapter
+   * then assigns node ids. Excludes `redis`. Default: null. Without `redis` and `adapter`
+   * the workers are independent servers with node ids from the primary.
    */
   adapter?: ((context: ClusterWorkerContext) => ClusterAdapter) | null;
   /** Script the workers run. Default: the entry script (`process.argv[1]`). */
@@ -154,6 +161,7 @@ export interface ResolvedClusterOptions<H = unknown> {
   readonly port: number;
   readonly host: string | undefined;
   readonly setup: ((context: ClusterWorkerContext) => ClusterSetup<H> | Promise<ClusterSetup<H>>) | undefined;
+  readonly redis: RedisAdapterOptions | null;
   readonly adapter: ((context: ClusterWorkerContext) => ClusterAdapter) | null;
   readonly exec: string | undefined;
   readonly execArgv: readonly string[] | undefined;
@@ -173,6 +181,7 @@ const optionNames = new Set([
   'port',
   'host',
   'setup',
+  'redis',
   'adapter',
   'exec',
   'execArgv',
@@ -235,6 +244,12 @@ export function resolveClusterOptions<H>(options: ClusterOptions<H>): ResolvedCl
   if (o.handleSignals !== undefined && typeof o.handleSignals !== 'boolean') {
     throw new InvalidOptionError('Option "handleSignals" must be a boolean');
   }
+  const redis = o.redis ?? null;
+  if (redis !== null && (typeof redis !== 'object' || Array.isArray(redis))) {
+    throw new InvalidOptionError('Option "redis" must be redisAdapter options (an object) or null');
+  }
+  const adapter = optionalFunction<ResolvedClusterOptions<H>['adapter']>('adapter', o.adapter);
+  if (redis !== null && adapter !== null) throw new InvalidOptionError('Option "redis" excludes "adapter"');
   const logger = (o.logger ?? consoleLogger) as Logger;
   if (typeof logger?.error !== 'function' || typeof logger.warn !== 'function') {
     throw new InvalidOptionError('Option "logger" must have error() and warn() methods');
@@ -244,7 +259,8 @@ export function resolveClusterOptions<H>(options: ClusterOptions<H>): ResolvedCl
     port: integer('port', o.port, 0, 0, 65535),
     host: o.host,
     setup,
-    adapter: optionalFunction('adapter', o.adapter),
+    redis,
+    adapter,
     exec,
     execArgv: strings('execArgv', o.execArgv),
     args: strings('args', o.args),
@@ -265,8 +281,8 @@ export function resolveClusterOptions<H>(options: ClusterOptions<H>): ResolvedCl
  * are validated first, in both: a bad one throws {@link InvalidOptionError}.
  *
  * Node ids: the primary hands each forked worker a fresh one (1, 2, 3, ...; a respawned
- * worker gets a new one), so client ids are never reused in the cluster; with `adapter`,
- * the adapter assigns them. A crashed worker is replaced, up to `maxRestarts` times within
+ * worker gets a new one), so client ids are never reused in the cluster; with `redis` (or
+ * `adapter`) the adapter assigns them, and Endpoint calls reach every worker's clients. A crashed worker is replaced, up to `maxRestarts` times within
  * `restartWindowMs`; a worker that exits with code 0 is not.
  */
 export function runCluster<H>(options: ClusterOptions<H>): ClusterHandle {

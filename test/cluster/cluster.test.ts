@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterError, ErrorCodes, InvalidOptionError } from '../../src/errors.js';
 import { runCluster, type ClusterEvent, type ClusterHandle, type ClusterOptions, type ClusterReady } from '../../src/cluster/cluster.js';
 import { captureLogger, closed, connect, waitFor, type LogEntry, type TestClient } from '../helpers/harness.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/cluster-app.ts', import.meta.url));
 const NODE_SHIFT = 2 ** 32;
@@ -103,6 +104,8 @@ describe('runCluster options', () => {
     expect(() => runCluster({ setup, env: { A: 1 } } as unknown as ClusterOptions)).toThrow(/"env" must be an object of strings/);
     expect(() => runCluster({ setup, execArgv: '--inspect' } as unknown as ClusterOptions)).toThrow(/"execArgv" must be an array of strings/);
     expect(() => runCluster({ setup, handleSignals: 'yes' } as unknown as ClusterOptions)).toThrow(/"handleSignals" must be a boolean/);
+    expect(() => runCluster({ setup, redis: { url: 'redis://127.0.0.1:1' }, adapter: () => ({}) as never })).toThrow(/"redis" excludes "adapter"/);
+    expect(() => runCluster({ setup, redis: 'redis://x' } as unknown as ClusterOptions)).toThrow(/"redis" must be redisAdapter options/);
   });
 });
 
@@ -218,6 +221,75 @@ describe('runCluster: 3 workers, node ids from the primary', () => {
   function nodeOfPidBefore(joined: Joined): number {
     return Math.floor(joined.id / NODE_SHIFT);
   }
+});
+
+describe('runCluster with redis: one Endpoint across 3 workers', () => {
+  let redis: TestRedis;
+  let cluster: ReturnType<typeof startCluster>;
+  let ready: ClusterReady;
+  let clients: Joined[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const url = redis.url;
+    cluster = startCluster({ workers: 3, redis: { url, prefix: 'cluster-test' }, env: { FIXTURE_REDIS_URL: url, FIXTURE_REDIS_PREFIX: 'cluster-test' } });
+    ready = await cluster.handle.ready;
+    clients = await joinMany(ready.port, 12);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const { client } of clients) client.ws.terminate();
+    await cluster.handle.stop();
+    await redis.stop();
+  }, 20_000);
+
+  /** The JSON reply to a command, skipping broadcasts and other plain texts in between. */
+  async function command(from: Joined, text: string): Promise<Record<string, unknown>> {
+    from.client.ws.send(text);
+    for (;;) {
+      const body = (await from.client.nextMessage(5000)).data.toString('utf8');
+      if (body.startsWith('{"reply"')) return JSON.parse(body) as Record<string, unknown>;
+    }
+  }
+
+  const texts = (joined: Joined): string[] => joined.client.messages.map((m) => m.data.toString('utf8'));
+
+  it('Redis assigns distinct node ids; client ids carry them', () => {
+    const nodeIds = ready.workers.map((w) => w.nodeId);
+    expect(new Set(nodeIds).size).toBe(3);
+    for (const { id, pid } of clients) expect(Math.floor(id / NODE_SHIFT)).toBe(ready.workers.find((w) => w.pid === pid)?.nodeId);
+    expect(new Set(clients.map((c) => c.pid)).size).toBeGreaterThan(1);
+    expect(new Set(clients.map((c) => c.id)).size).toBe(12);
+  });
+
+  it('a broadcast from one worker reaches every client on every worker exactly once', async () => {
+    const sender = clients[0] as Joined;
+    expect(await command(sender, 'broadcast hello everyone')).toEqual({ reply: 'broadcast', sent: 12, failed: 0, unreached: 0 });
+    await waitFor(() => clients.every((c) => texts(c).includes('hello everyone')), 5000, 'every client to get the broadcast');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // room for a duplicate to show up
+    for (const joined of clients) expect(texts(joined).filter((t) => t === 'hello everyone')).toHaveLength(1);
+  });
+
+  it('sends to a client on another worker by id', async () => {
+    const sender = clients[0] as Joined;
+    const target = clients.find((c) => c.pid !== sender.pid) as Joined;
+    expect(await command(sender, `send ${target.id} across workers`)).toEqual({ reply: 'send', ok: true, error: null });
+    await waitFor(() => texts(target).includes('across workers'), 5000, 'the target to get the message');
+    const gone = Math.floor(target.id / NODE_SHIFT) * NODE_SHIFT + 999_999;
+    expect(await command(sender, `send ${gone} nobody`)).toEqual({ reply: 'send', ok: false, error: ErrorCodes.UNKNOWN_CLIENT });
+  });
+
+  it('getClients() lists the clients of every worker', async () => {
+    const reply = await command(clients[1] as Joined, 'clients');
+    expect((reply.ids as number[]).sort((a, b) => a - b)).toEqual(clients.map((c) => c.id).sort((a, b) => a - b));
+  });
+
+  it('stop() closes every client with 1001 and every worker exits', async () => {
+    const closes = clients.map(({ client }) => closed(client));
+    await cluster.handle.stop();
+    for (const close of await Promise.all(closes)) expect(close).toEqual({ code: 1001, reason: 'Server shutting down' });
+    for (const { pid } of ready.workers) expect(alive(pid)).toBe(false);
+  });
 });
 
 describe('runCluster: start failures', () => {
