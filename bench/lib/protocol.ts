@@ -29,6 +29,9 @@ export type ServerKind = 'raw' | 'wsactor' | 'tcp';
 export interface MemInfo {
   rss: number;
   heapUsed: number;
+  /** V8 heap committed (used + free pages); with `newSpace` it explains RSS beyond heapUsed. */
+  heapTotal: number;
+  newSpace: number;
   external: number;
 }
 

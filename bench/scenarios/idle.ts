@@ -59,6 +59,8 @@ async function oneRound(ctx: Context, kind: ServerKind, round: number): Promise<
     const after = await server.request('mem', null);
     const rss = (after.rss - before.rss) / n / 1024;
     const heap = (after.heapUsed - before.heapUsed) / n / 1024;
+    const committed = (after.heapTotal - before.heapTotal) / n / 1024;
+    const newSpace = `${(before.newSpace / 2 ** 20).toFixed(0)} -> ${(after.newSpace / 2 ** 20).toFixed(0)} MiB`;
     ctx.results.add(metric.rss, kind, rss);
     ctx.results.add(metric.heap, kind, heap);
     if (ctx.config.heapSnapshot) {
@@ -82,7 +84,7 @@ async function oneRound(ctx: Context, kind: ServerKind, round: number): Promise<
     ctx.results.add(metric.cpu, kind, stats.cpuMs / fanoutBurst);
     ctx.log(
       `idle round ${round}/${ctx.config.rounds}: ${KIND_LABEL[kind].padEnd(7)} ${n} conns in ${fmt(connectS, 's')}, ` +
-        `RSS ${fmt(rss, 'KiB')}/conn, heap ${fmt(heap, 'KiB')}/conn; fan-out last client ${fmt(first, 'ms')}, ` +
+        `RSS ${fmt(rss, 'KiB')}/conn, heap ${fmt(heap, 'KiB')}/conn (committed ${fmt(committed, 'KiB')}, new space ${newSpace}); fan-out last client ${fmt(first, 'ms')}, ` +
         `${fmt(rate, 'bc/s')} sustained, server CPU ${fmt(stats.cpuMs / fanoutBurst, 'ms')}/bc (${kernelShare(stats)} kernel)`,
     );
   } finally {

@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { serve } from '../lib/ipc.js';
 import { broadcastPayload, nowMs, type ServerCommands } from '../lib/protocol.js';
 
@@ -30,8 +30,11 @@ export function serveControl(hooks: ServerHooks): void {
         gc();
         await yieldToLoop();
         gc();
-        const { rss, heapUsed, external } = process.memoryUsage();
-        return { rss, heapUsed, external };
+        const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+        const spaces = getHeapSpaceStatistics();
+        const newSpace = spaces.find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+        if (process.env.BENCH_SPACES) console.error(JSON.stringify({ rss, heapUsed, heapTotal, external, spaces: spaces.map((s) => [s.space_name, s.physical_space_size >> 10, s.space_used_size >> 10]) }));
+        return { rss, heapUsed, heapTotal, newSpace, external };
       },
       reset: () => {
         eld.reset();

@@ -31,27 +31,63 @@ export interface ClientInfo {
   readonly last_data_sent_at: number | null;
 }
 
-export type MutableClientInfo = { -readonly [K in keyof ClientInfo]: ClientInfo[K] };
+/**
+ * The counters of one connection, with the Aerys names, kept on the connection object itself
+ * (the runtime's connection classes extend this): a separate record per client would cost an
+ * object header and a pointer on every idle connection. `snapshot()` is what `getInfo` returns.
+ */
+export class ClientCounters {
+  state: ConnectionState = 'handshaking';
+  remote_address: string | null;
+  frames_read = 0;
+  frames_sent = 0;
+  messages_read = 0;
+  messages_sent = 0;
+  messages_dropped = 0;
+  readonly connected_at: number;
+  closed_at: number | null = null;
+  close_code: number | null = null;
+  close_reason = '';
+  last_read_at: number | null = null;
+  last_sent_at: number | null = null;
+  last_data_read_at: number | null = null;
+  last_data_sent_at: number | null = null;
 
-export function newClientInfo(clientId: number, remoteAddress: string | null, now: number): MutableClientInfo {
-  return {
-    client_id: clientId,
-    state: 'handshaking',
-    remote_address: remoteAddress,
-    bytes_read: 0,
-    bytes_sent: 0,
-    frames_read: 0,
-    frames_sent: 0,
-    messages_read: 0,
-    messages_sent: 0,
-    messages_dropped: 0,
-    connected_at: now,
-    closed_at: null,
-    close_code: null,
-    close_reason: '',
-    last_read_at: null,
-    last_sent_at: null,
-    last_data_read_at: null,
-    last_data_sent_at: null,
-  };
+  constructor(
+    readonly id: number,
+    remoteAddress: string | null,
+    now: number,
+  ) {
+    this.remote_address = remoteAddress;
+    this.connected_at = now;
+  }
+
+  /** Bytes read and written after the handshake (the socket counts them). */
+  protected bytesCounted(): { read: number; sent: number } {
+    return { read: 0, sent: 0 };
+  }
+
+  snapshot(): ClientInfo {
+    const bytes = this.bytesCounted();
+    return {
+      client_id: this.id,
+      state: this.state,
+      remote_address: this.remote_address,
+      bytes_read: bytes.read,
+      bytes_sent: bytes.sent,
+      frames_read: this.frames_read,
+      frames_sent: this.frames_sent,
+      messages_read: this.messages_read,
+      messages_sent: this.messages_sent,
+      messages_dropped: this.messages_dropped,
+      connected_at: this.connected_at,
+      closed_at: this.closed_at,
+      close_code: this.close_code,
+      close_reason: this.close_reason,
+      last_read_at: this.last_read_at,
+      last_sent_at: this.last_sent_at,
+      last_data_read_at: this.last_data_read_at,
+      last_data_sent_at: this.last_data_sent_at,
+    };
+  }
 }

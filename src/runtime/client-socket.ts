@@ -1,115 +1,181 @@
 /**
  * The I/O side of one open connection: the `ws` socket with its counters, the inbound queue
  * and read gate, the rate window, the heartbeat, outbound writes with their bound, and the
- * close period. Lifecycle decisions stay with the Connection and its actor; this reports
- * what happened on the wire and does what it is told.
+ * close period. Lifecycle decisions stay with the Connection (which extends this class) and its
+ * actor; this reports what happened on the wire and does what it is told.
+ *
+ * Memory: an idle connection is one object. The socket hands its events to it (no listeners),
+ * the heartbeat is a node of the server's sweep, the read gate is a number, and the inbound
+ * queue exists only while in use.
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { closeCodeForWsError, type CloseCause } from '../close-codes.js';
-import type { MutableClientInfo } from '../endpoint/client-info.js';
+import { ClientCounters } from '../endpoint/client-info.js';
 import type { OutboundMessage } from '../endpoint/endpoint.js';
 import { BackpressureError, ClientClosingError, SendFailedError, type WsActorError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { Heartbeat } from './heartbeat.js';
-import { InboundQueue } from './inbound-queue.js';
-import { encodeFrame, idleSocketOf } from './limited-websocket.js';
+import { heartbeatSweepOf, HeartbeatSweep, type HeartbeatMember } from './heartbeat.js';
+import { InboundQueue, type InboundOwner } from './inbound-queue.js';
+import { encodeFrame, idleSocketOf, type OwnedWebSocket, type WsEventSink } from './limited-websocket.js';
 import { Message } from './message.js';
-import { PauseReason, RateWindow, ReadGate } from './read-gate.js';
+import { PauseReason, RateWindow } from './read-gate.js';
 import type { ServerStats } from './stats.js';
 
-/** What the socket side reports to, and asks of, its connection. */
-export interface SocketOwner {
-  readonly id: number;
+/** What the socket side needs from its server. */
+export interface SocketHost {
   readonly options: ResolvedOptions;
   readonly stats: ServerStats;
-  readonly info: MutableClientInfo;
-  beginClose(cause: CloseCause): void;
-  /** Runs `onData`; false when it failed. */
-  deliver(message: Message): Promise<boolean>;
-  drained(): void;
-  socketClosed(code: number, reason: Buffer): void;
 }
 
 type CountedSocket = Duplex & { bytesRead?: number; bytesWritten?: number };
 
-export class ClientSocket {
-  readonly inbound: InboundQueue;
-  readonly #ws: WebSocket;
-  readonly #socket: CountedSocket;
-  readonly #owner: SocketOwner;
-  readonly #gate: ReadGate;
-  readonly #heartbeat: Heartbeat;
-  readonly #bytesReadBase: number;
-  readonly #bytesWrittenBase: number;
-  #rateTimer: unknown = null;
-  #rateResume: (() => void) | null = null;
+export abstract class ClientSocket extends ClientCounters implements HeartbeatMember, InboundOwner, WsEventSink {
+  protected readonly host: SocketHost;
+  protected readonly socket: CountedSocket;
+  /** Null until upgraded. */
+  protected ws: WebSocket | null = null;
+  /** Null while idle (and until upgraded). */
+  protected inbound: InboundQueue | null = null;
+  #bytesReadBase = 0;
+  #bytesWrittenBase = 0;
+  /** PauseReason bits that hold reading. */
+  #paused = 0;
+  #rate: RateWindow | null = null;
   #closeTimer: unknown = null;
-  #closing = false;
+  #ioClosing = false;
+  hbPrev: HeartbeatMember | null = null;
+  hbNext: HeartbeatMember | null = null;
+  hbDue = -1;
+  hbUnanswered = 0;
 
-  constructor(ws: WebSocket, socket: Duplex, owner: SocketOwner) {
-    const { options, stats } = owner;
-    this.#ws = ws;
-    this.#socket = socket;
-    this.#owner = owner;
-    this.#bytesReadBase = this.#socket.bytesRead ?? 0;
-    this.#bytesWrittenBase = this.#socket.bytesWritten ?? 0;
+  constructor(id: number, host: SocketHost, socket: Duplex) {
+    super(id, (socket as { remoteAddress?: string }).remoteAddress ?? null, host.options.clock.now());
+    this.host = host;
+    this.socket = socket;
+  }
+
+  /** Runs `onData`; see InboundOwner.deliver. */
+  abstract deliver(message: Message): boolean | Promise<unknown>;
+  /** Nothing waits or runs any more after the close began. */
+  abstract drained(): void;
+  abstract beginClose(cause: CloseCause): void;
+  protected abstract socketClosed(code: number, reason: Buffer): void;
+
+  /** Takes over the upgraded socket: counters from here, listeners, heartbeat, inbound queue. */
+  protected attachSocket(ws: WebSocket): void {
+    const { options } = this.host;
+    this.ws = ws;
+    this.#bytesReadBase = this.socket.bytesRead ?? 0;
+    this.#bytesWrittenBase = this.socket.bytesWritten ?? 0;
     ws.binaryType = 'fragments';
-    this.#gate = new ReadGate(
-      () => ws.pause(),
-      () => ws.resume(),
-      (reason) => void (reason === PauseReason.BACKLOG ? stats.backlogPauses++ : stats.ratePauses++),
-    );
-    const limited = options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null;
-    const rate = limited ? new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond) : null;
-    // Rates are counted as messages go to onData, so a burst already read is spread out too.
-    this.inbound = new InboundQueue(options.concurrency, options.maxQueuedMessages, this.#gate, {
-      deliver: (message) => owner.deliver(message),
-      drained: () => owner.drained(),
-      ...(rate === null
-        ? {}
-        : {
-            pace: (message: Message) => rate.record(message.size, options.clock.now()),
-            after: (ms: number, callback: () => void) => {
-              this.#rateResume = callback;
-              this.#rateTimer = options.clock.setTimeout(() => this.#endRatePause(), ms);
-            },
-          }),
-    });
-    this.#heartbeat = new Heartbeat(options.clock, options.heartbeatMs, options.maxUnansweredPings, {
-      lastReadAt: () => owner.info.last_read_at ?? owner.info.connected_at,
-      ping: () => {
-        ws.ping();
-        owner.info.frames_sent++;
-      },
-      giveUp: () => owner.beginClose({ kind: 'limit', code: 1008, reason: 'Exceeded unanswered PING limit' }),
-    });
-    this.#heartbeat.start();
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer | Buffer[], isBinary));
-    ws.on('ping', () => {
-      this.#readSomething();
-      owner.info.frames_sent++; // ws answers with a pong itself
-    });
-    ws.on('pong', () => this.#readSomething());
-    ws.on('error', (error: Error & { code?: string }) => {
-      // Receiver errors: ws has already sent the matching close frame.
-      owner.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
-    });
-    ws.on('close', (code, reason) => {
-      this.#stopTimers();
-      owner.socketClosed(code, reason);
-    });
+    (ws as OwnedWebSocket).owner = this;
+    if (options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null) {
+      this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
+    }
+    this.inbound = new InboundQueue(this, options.concurrency, options.maxQueuedMessages, false);
+    this.#sweep().add(this);
+  }
+
+  /** The `ws` socket's events (see OwnedWebSocket). */
+  wsEvent(event: string | symbol, a: unknown, b: unknown): boolean {
+    switch (event) {
+      case 'message':
+        this.#onMessage(a as Buffer | Buffer[], b as boolean);
+        return true;
+      case 'ping':
+        this.#readSomething();
+        this.frames_sent++; // ws answers with a pong itself
+        return true;
+      case 'pong':
+        this.#readSomething();
+        return true;
+      case 'error': {
+        // Receiver errors: ws has already sent the matching close frame.
+        const error = a as Error & { code?: string };
+        this.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
+        return true;
+      }
+      case 'close':
+        this.#stopTimers();
+        this.socketClosed(a as number, b as Buffer);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #sweep(): HeartbeatSweep {
+    const { options } = this.host;
+    return heartbeatSweepOf(options, options.clock, options.heartbeatMs, options.maxUnansweredPings);
   }
 
   /** The peer's close frame arrived (ws answered it) or ws closed for a protocol error. */
   get peerClosing(): boolean {
-    return this.#ws.readyState !== WebSocket.OPEN;
+    return this.ws !== null && this.ws.readyState !== WebSocket.OPEN;
   }
 
-  /** Brings the byte counters of `info` up to date. */
-  countBytes(info: MutableClientInfo): void {
-    info.bytes_read = (this.#socket.bytesRead ?? 0) - this.#bytesReadBase;
-    info.bytes_sent = (this.#socket.bytesWritten ?? 0) - this.#bytesWrittenBase;
+  protected override bytesCounted(): { read: number; sent: number } {
+    if (this.ws === null) return { read: 0, sent: 0 };
+    return { read: (this.socket.bytesRead ?? 0) - this.#bytesReadBase, sent: (this.socket.bytesWritten ?? 0) - this.#bytesWrittenBase };
+  }
+
+  // HeartbeatMember
+  lastReadTime(): number {
+    return this.last_read_at ?? this.connected_at;
+  }
+
+  ping(): void {
+    this.ws?.ping();
+    this.frames_sent++;
+  }
+
+  giveUp(): void {
+    this.beginClose({ kind: 'limit', code: 1008, reason: 'Exceeded unanswered PING limit' });
+  }
+
+  // InboundOwner: the read gate, and rate limits (counted as messages go to onData, so a burst
+  // already read is spread out too).
+  hold(reason: number): void {
+    const before = this.#paused;
+    if ((before & reason) === 0) {
+      if (reason === PauseReason.BACKLOG) this.host.stats.backlogPauses++;
+      else this.host.stats.ratePauses++;
+    }
+    this.#paused |= reason;
+    if (before === 0) this.ws?.pause();
+  }
+
+  release(reason: number): void {
+    if ((this.#paused & reason) === 0) return;
+    this.#paused &= ~reason;
+    if (this.#paused === 0) this.ws?.resume();
+  }
+
+  pace(message: Message): number {
+    return this.#rate === null ? 0 : this.#rate.record(message.size, this.host.options.clock.now());
+  }
+
+  after(ms: number, callback: () => void): void {
+    this.#rate?.pause(this.host.options.clock, ms, callback);
+  }
+
+  /** Drops the inbound queue if nothing uses it; a new one is made for the next message. */
+  protected releaseIdleQueue(): boolean {
+    if (this.inbound !== null && !this.inbound.idle) return false;
+    this.inbound = null;
+    return true;
+  }
+
+  #queue(): InboundQueue {
+    const { options } = this.host;
+    this.inbound ??= new InboundQueue(this, options.concurrency, options.maxQueuedMessages, true);
+    return this.inbound;
+  }
+
+  /** Stops further delivery (hook failure or app close); returns how many messages were dropped. */
+  protected haltInbound(): number {
+    return this.#queue().halt();
   }
 
   /**
@@ -118,10 +184,10 @@ export class ClientSocket {
    * same bytes are written to each socket whose `ws` sender is idle.
    */
   write(message: OutboundMessage, done: (error: WsActorError | null) => void): void {
-    const ws = this.#ws;
-    const { id, options, stats, info } = this.#owner;
-    if (this.#closing || ws.readyState !== WebSocket.OPEN) {
-      done(new ClientClosingError(id));
+    const ws = this.ws;
+    const { options, stats } = this.host;
+    if (ws === null || this.#ioClosing || ws.readyState !== WebSocket.OPEN) {
+      done(new ClientClosingError(this.id));
       return;
     }
     const { payload, binary } = message;
@@ -130,21 +196,21 @@ export class ClientSocket {
       // A slow consumer: bound our memory instead of queueing without limit.
       if (options.outboundOverflow === 'close') {
         stats.slowConsumerCloses++;
-        this.#owner.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
+        this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
       }
-      done(new BackpressureError(id, buffered));
+      done(new BackpressureError(this.id, buffered));
       return;
     }
     const sent = (error?: Error | null): void => {
       if (error) {
-        done(new SendFailedError(id, error));
+        done(new SendFailedError(this.id, error));
         return;
       }
       const now = options.clock.now();
-      info.messages_sent++;
-      info.frames_sent++;
-      info.last_sent_at = now;
-      info.last_data_sent_at = now;
+      this.messages_sent++;
+      this.frames_sent++;
+      this.last_sent_at = now;
+      this.last_data_sent_at = now;
       stats.messagesOut++;
       stats.bytesOut += payload.length;
       done(null);
@@ -162,77 +228,73 @@ export class ClientSocket {
    * The close began: stop pinging, keep reading (the peer's close frame must arrive), and,
    * when we are the closing side, send our close frame and start the close period.
    */
-  closeBegan(code: number, reason: string, weSendClose: boolean): void {
-    this.#closing = true;
-    this.#heartbeat.stop();
-    this.#gate.open();
-    this.inbound.closeBegan();
-    if (!weSendClose) return;
-    const ws = this.#ws;
-    const { options, info, id } = this.#owner;
+  protected closeIo(code: number, reason: string, weSendClose: boolean): void {
+    if (this.#ioClosing) return;
+    this.#ioClosing = true;
+    this.#sweep().remove(this);
+    if (this.#paused !== 0) {
+      this.#paused = 0;
+      this.ws?.resume();
+    }
+    if (this.inbound === null) this.drained();
+    else this.inbound.closeBegan();
+    const ws = this.ws;
+    if (!weSendClose || ws === null) return;
+    const { options } = this.host;
     if (ws.readyState === WebSocket.OPEN) {
       try {
         ws.close(code, reason);
-        info.frames_sent++;
+        this.frames_sent++;
       } catch (error) {
-        options.logger.warn(`close of client ${id} failed; terminating`, error);
+        options.logger.warn(`close of client ${this.id} failed; terminating`, error);
         ws.terminate();
       }
     }
     this.#closeTimer = options.clock.setTimeout(() => ws.terminate(), options.closePeriodMs);
   }
 
-  terminate(): void {
+  protected terminateIo(): void {
     this.#stopTimers();
-    this.#ws.terminate();
+    this.ws?.terminate();
   }
 
   #stopTimers(): void {
-    const { clock } = this.#owner.options;
-    this.#heartbeat.stop();
+    const { clock } = this.host.options;
+    this.#sweep().remove(this);
     if (this.#closeTimer !== null) clock.clearTimeout(this.#closeTimer);
     this.#closeTimer = null;
     // The socket is gone: what still waits is delivered without pacing (C4).
-    this.#endRatePause();
-  }
-
-  #endRatePause(): void {
-    if (this.#rateTimer !== null) this.#owner.options.clock.clearTimeout(this.#rateTimer);
-    this.#rateTimer = null;
-    const resume = this.#rateResume;
-    this.#rateResume = null;
-    resume?.();
+    this.#rate?.endPause(clock);
   }
 
   #readSomething(): number {
-    const info = this.#owner.info;
-    const now = this.#owner.options.clock.now();
-    info.frames_read++;
-    info.last_read_at = now;
-    this.#heartbeat.alive();
+    const now = this.host.options.clock.now();
+    this.frames_read++;
+    this.last_read_at = now;
+    HeartbeatSweep.alive(this);
     return now;
   }
 
   #onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     const chunks = Array.isArray(data) ? data : [data];
-    const { info, stats, options } = this.#owner;
+    const { stats, options } = this.host;
     const now = this.#readSomething();
-    info.frames_read += Math.max(1, chunks.length) - 1; // ws drops empty fragments: count at least one
-    info.messages_read++;
-    info.last_data_read_at = now;
+    this.frames_read += Math.max(1, chunks.length) - 1; // ws drops empty fragments: count at least one
+    this.messages_read++;
+    this.last_data_read_at = now;
     stats.messagesIn++;
     for (const chunk of chunks) stats.bytesIn += chunk.length;
-    if (!this.inbound.accepting) {
-      info.messages_dropped++;
+    if (this.#ioClosing || (this.inbound !== null && !this.inbound.accepting)) {
+      this.messages_dropped++;
       stats.messagesDropped++;
       return;
     }
     if (isBinary && options.textOnly) {
-      info.messages_dropped++;
+      this.messages_dropped++;
       stats.messagesDropped++;
-      this.#owner.beginClose({ kind: 'limit', code: 1003, reason: 'Binary messages are not accepted' });
+      this.beginClose({ kind: 'limit', code: 1003, reason: 'Binary messages are not accepted' });
       return;
     }
-    this.inbound.push(new Message(chunks, isBinary));
+    this.#queue().push(new Message(chunks, isBinary));
   }
 }

@@ -1,17 +1,17 @@
 /**
  * One client connection: owns the connection actor and runs the app's hooks. The actor
  * decides the lifecycle and emits commands; this class carries them out, with the socket side
- * in ClientSocket. Data messages bypass the actor (one event costs ~5 µs; see docs).
+ * in ClientSocket (its base class: one object per connection). Data messages bypass the actor
+ * (one event costs ~5 µs; see docs).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createActor, type Actor } from 'xstate';
 import type { WebSocket } from 'ws';
 import type { CloseCause } from '../close-codes.js';
-import { newClientInfo, type ClientInfo, type MutableClientInfo } from '../endpoint/client-info.js';
-import type { OutboundMessage } from '../endpoint/endpoint.js';
+import type { ClientInfo } from '../endpoint/client-info.js';
 import type { SendResult } from '../endpoint/types.js';
-import { ClientClosingError, HookError, type WsActorError } from '../errors.js';
+import { HookError } from '../errors.js';
 import {
   connectionMachine,
   serverInitiated,
@@ -25,6 +25,8 @@ import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
 import { ClientSocket } from './client-socket.js';
+import type { InboundQueue } from './inbound-queue.js';
+import { hibernationQueueOf } from './hibernation.js';
 import { callHook } from './hooks.js';
 import type { Message } from './message.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
@@ -57,39 +59,42 @@ export interface UpgradeRequest {
   subprotocols: string[];
 }
 
-export class Connection {
-  readonly id: number;
+/** What only the handshake needs; dropped once `onOpen` runs. */
+interface Handshake {
+  upgrade: UpgradeRequest | null;
+  decision: HandshakeDecision | null;
+  data: unknown;
+  timer: unknown;
+  rejectStatus: number | null;
+  /** The raw socket's 'close' listener while handshaking. */
+  onSocketClose: () => void;
+}
+
+const CLOSE_BEGUN = 1;
+const RELEASED = 2;
+
+export class Connection extends ClientSocket {
   /** The live actor, or null while hibernated (idle in `open.ready`). */
   #actor: Actor<ConnectionMachine> | null = null;
-  readonly #host: ConnectionHost;
-  readonly #info: MutableClientInfo;
-  /** The upgrade request; dropped once upgraded so an idle connection does not keep it. */
-  #upgrade: UpgradeRequest | null;
-  readonly #socket: Duplex;
-  #io: ClientSocket | null = null;
-  #decision: HandshakeDecision | null = null;
-  #handshakeData: unknown;
-  #closeBegun = false;
-  #handshakeTimer: unknown = null;
+  protected declare readonly host: ConnectionHost;
+  #handshake: Handshake | null;
+  #flags = 0;
   #lifecycleState: LifecycleState | null = null;
   #lastHook: HookTiming | null = null;
-  #rejectStatus: number | null = null;
-  #released = false;
 
   constructor(id: number, host: ConnectionHost, upgrade: UpgradeRequest) {
-    this.id = id;
-    this.#host = host;
-    this.#upgrade = upgrade;
-    this.#socket = upgrade.socket;
-    this.#info = newClientInfo(id, upgrade.req.socket.remoteAddress ?? null, host.options.clock.now());
-    upgrade.socket.on('close', this.#onHandshakeSocketClose);
+    super(id, host, upgrade.socket);
+    const onSocketClose = (): void => this.#send({ type: 'conn.socket.gone' });
+    this.#handshake = { upgrade, decision: null, data: undefined, timer: null, rejectStatus: null, onSocketClose };
+    upgrade.socket.on('close', onSocketClose);
   }
 
   /** Starts the actor, which asks for `onHandshake`. */
   start(): void {
-    const { clock, handshakeTimeoutMs } = this.#host.options;
-    this.#handshakeTimer = clock.setTimeout(() => {
-      this.#handshakeTimer = null;
+    const { clock, handshakeTimeoutMs } = this.host.options;
+    const handshake = this.#handshake as Handshake;
+    handshake.timer = clock.setTimeout(() => {
+      handshake.timer = null;
       this.#send({ type: 'conn.handshake.rejected', status: 503 });
     }, handshakeTimeoutMs);
     this.#wake(false);
@@ -108,7 +113,7 @@ export class Connection {
   #wake(restore: boolean): Actor<ConnectionMachine> {
     if (this.#actor !== null) return this.#actor;
     const input = { clientId: this.id };
-    const { inspect } = this.#host.options;
+    const { inspect } = this.host.options;
     const actor = createActor(connectionMachine, {
       input,
       ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id) }) } : {}),
@@ -131,63 +136,55 @@ export class Connection {
     this.#lifecycleState = to;
     const hook = this.#lastHook;
     this.#lastHook = null;
-    const stream = this.#host.lifecycle;
+    const stream = this.host.lifecycle;
     if (!stream.active) return;
     stream.emit({
       kind: 'connection',
       clientId: this.id,
       from,
       to,
-      at: this.#host.options.clock.now(),
+      at: this.host.options.clock.now(),
       hook,
       closeCode,
       closeReason,
       outcome,
-      status: outcome === 'rejected' ? this.#rejectStatus : null,
+      status: outcome === 'rejected' ? (this.#handshake?.rejectStatus ?? null) : null,
     });
   }
 
-  /** Drops the actor while nothing can happen to the lifecycle but a close. */
-  #hibernate(): void {
+  /**
+   * Called `HIBERNATE_AFTER_MS` after `onOpen` settled: drops the actor while nothing can
+   * happen to the lifecycle but a close, and the inbound queue if it is idle (else tries again).
+   */
+  hibernate(): void {
+    if (this.#flags !== 0) return;
     const actor = this.#actor;
-    if (actor === null || !actor.getSnapshot().matches({ open: 'ready' })) return;
-    this.#actor = null;
-    actor.stop();
+    if (actor !== null && actor.getSnapshot().matches({ open: 'ready' })) {
+      this.#actor = null;
+      actor.stop();
+    }
+    if (!this.releaseIdleQueue()) hibernationQueueOf(this.host.options, this.host.options.clock).add(this);
   }
 
   /** The upgrade request this connection came from. */
   get upgradeRequest(): UpgradeRequest {
-    if (this.#upgrade === null) throw new Error(`connection ${this.id} was already upgraded`);
-    return this.#upgrade;
-  }
-
-  get state(): ClientInfo['state'] {
-    return this.#info.state;
+    const upgrade = this.#handshake?.upgrade;
+    if (upgrade == null) throw new Error(`connection ${this.id} was already upgraded`);
+    return upgrade;
   }
 
   /** True once the close began, here or by the peer's close frame (which `ws` already answered). */
   get closing(): boolean {
-    return this.#closeBegun || this.#peerClosing();
-  }
-
-  #peerClosing(): boolean {
-    return this.#io?.peerClosing ?? false;
+    return (this.#flags & CLOSE_BEGUN) !== 0 || this.peerClosing;
   }
 
   info(): ClientInfo {
-    this.#io?.countBytes(this.#info);
-    return { ...this.#info };
+    return this.snapshot();
   }
 
   /** Sends one message; resolves when `ws` handed it to the OS. Never rejects. */
   send(payload: Buffer, binary: boolean): Promise<SendResult> {
     return new Promise((resolve) => this.write({ payload, binary, frame: null }, (error) => resolve(error === null ? OK : { ok: false, error })));
-  }
-
-  /** Callback form of `send`, used by broadcasts (see ClientSocket.write). */
-  write(message: OutboundMessage, done: (error: WsActorError | null) => void): void {
-    if (this.#io === null) done(new ClientClosingError(this.id));
-    else this.#io.write(message, done);
   }
 
   /** `Endpoint.close`: begins a close with the app's code; undelivered messages are dropped. */
@@ -200,7 +197,7 @@ export class Connection {
     // The peer's close frame already arrived: its code wins, and `ws` reports it on 'close'.
     // (A protocol error also leaves ws closing, but then it is ws's own close we report.)
     const deferToPeer = cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol';
-    if (!this.#closeBegun && deferToPeer && this.#peerClosing()) return;
+    if ((this.#flags & CLOSE_BEGUN) === 0 && deferToPeer && this.peerClosing) return;
     this.#send({ type: 'conn.close.begin', cause });
   }
 
@@ -209,20 +206,20 @@ export class Connection {
       switch (command.type) {
         case 'cmd.handshake':
           this.#transition('handshaking');
-          void this.#handshake();
+          void this.#handshakeHook();
           break;
         case 'cmd.upgrade':
           this.#transition('handshaking.upgrading');
-          this.#doUpgrade();
+          this.host.upgrade(this, this.#handshake?.decision as HandshakeDecision, (ws) => this.#attach(ws));
           break;
         case 'cmd.reject':
-          this.#rejectStatus = command.status;
+          if (this.#handshake !== null) this.#handshake.rejectStatus = command.status;
           this.#reject(command.status);
           break;
         case 'cmd.open':
           this.#transition('open.opening');
-          this.#info.state = 'open';
-          this.#host.opened(this);
+          this.state = 'open';
+          this.host.opened(this);
           void this.#open();
           break;
         case 'cmd.close':
@@ -234,7 +231,7 @@ export class Connection {
           void this.#notifyClose(command.code, command.reason);
           break;
         case 'cmd.release':
-          this.#transition('closed', this.#info.close_code, this.#info.close_reason, command.outcome);
+          this.#transition('closed', this.close_code, this.close_reason, command.outcome);
           this.#release();
           break;
       }
@@ -243,10 +240,10 @@ export class Connection {
     }
   }
 
-  async #handshake(): Promise<void> {
+  async #handshakeHook(): Promise<void> {
     const { req, subprotocols } = this.upgradeRequest;
     const decision = new HandshakeDecision(subprotocols);
-    const app = this.#host.app;
+    const app = this.host.app;
     const started = performance.now();
     const outcome =
       app.onHandshake === undefined
@@ -254,145 +251,156 @@ export class Connection {
         : await callHook(() => app.onHandshake?.(createHandshakeRequest(req, subprotocols), decision));
     this.#lastHook = { name: 'onHandshake', durationMs: performance.now() - started, ok: outcome.ok };
     decision.settled = true;
-    this.#decision = decision;
+    const handshake = this.#handshake as Handshake;
+    handshake.decision = decision;
     if (!outcome.ok) {
-      this.#host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
+      this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
       this.#send({ type: 'conn.handshake.rejected', status: 500 });
     } else if (decision.rejection !== undefined) {
       this.#send({ type: 'conn.handshake.rejected', status: decision.rejection.status });
-    } else if (!this.#host.isAccepting()) {
+    } else if (!this.host.isAccepting()) {
       this.#send({ type: 'conn.handshake.rejected', status: 503 });
     } else {
-      this.#handshakeData = outcome.value;
+      handshake.data = outcome.value;
       this.#send({ type: 'conn.handshake.accepted' });
     }
   }
 
-  #doUpgrade(): void {
-    this.#host.upgrade(this, this.#decision as HandshakeDecision, (ws) => this.#attach(ws));
-  }
-
   #reject(status: number): void {
-    const decision = this.#decision;
+    const decision = this.#handshake?.decision ?? null;
     const body = decision?.rejection?.status === status ? decision.rejection.body : defaultBody(status);
-    writeHttpRejection(this.#socket, status, body, decision?.headers ?? []);
+    writeHttpRejection(this.socket, status, body, decision?.headers ?? []);
   }
-
-  readonly #onHandshakeSocketClose = (): void => {
-    this.#send({ type: 'conn.socket.gone' });
-  };
 
   #attach(ws: WebSocket): void {
-    const socket = this.#socket;
-    this.#upgrade = null;
-    socket.off('close', this.#onHandshakeSocketClose);
-    this.#clearHandshakeTimer();
-    const host = this.#host;
-    this.#io = new ClientSocket(ws, socket, {
-      id: this.id,
-      options: host.options,
-      stats: host.stats,
-      info: this.#info,
-      beginClose: (cause) => this.beginClose(cause),
-      deliver: (message) => this.#deliver(message),
-      drained: () => this.#send({ type: 'conn.drained' }),
-      socketClosed: (code, reason) => this.#onSocketClose(code, reason),
-    });
+    const handshake = this.#handshake as Handshake;
+    handshake.upgrade = null;
+    handshake.decision = null;
+    this.#stopHandshakeWatch();
+    this.attachSocket(ws);
     this.#send({ type: 'conn.upgraded' });
   }
 
   async #open(): Promise<void> {
-    const inbound = (this.#io as ClientSocket).inbound;
+    const inbound = this.inbound as InboundQueue;
     inbound.openStarted();
-    const app = this.#host.app;
+    const app = this.host.app;
+    const data = this.#handshake?.data;
+    this.#handshake = null;
     const started = performance.now();
-    const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, this.#handshakeData));
+    const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, data));
     this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
     if (outcome.ok) {
       this.#send({ type: 'conn.opened' });
-      if (!this.#closeBegun) this.#transition('open.ready');
-      // Without an async onOpen this runs inside the actor's own step, where `conn.opened` is
-      // still queued: hibernate once that step is over.
-      queueMicrotask(() => this.#hibernate());
-    }
-    else this.#hookFailed('onOpen', outcome.error);
+      if ((this.#flags & CLOSE_BEGUN) === 0) {
+        this.#transition('open.ready');
+        hibernationQueueOf(this.host.options, this.host.options.clock).add(this);
+      }
+    } else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
   }
 
-  async #deliver(message: Message): Promise<boolean> {
-    const app = this.#host.app;
-    const timed = this.#host.stats.onDataTimed;
+  deliver(message: Message): boolean | Promise<unknown> {
+    const app = this.host.app;
+    if (app.onData === undefined) return true;
+    const timed = this.host.stats.onDataTimed;
     const started = timed === null ? 0 : performance.now();
-    const outcome = app.onData === undefined ? { ok: true as const } : await callHook(() => app.onData?.(this.id, message));
-    timed?.(performance.now() - started, outcome.ok);
-    if (!outcome.ok) this.#hookFailed('onData', outcome.error);
-    return outcome.ok;
+    let result: unknown;
+    try {
+      result = app.onData(this.id, message);
+    } catch (error) {
+      timed?.(performance.now() - started, false);
+      this.#hookFailed('onData', error);
+      return false;
+    }
+    if (!isThenable(result)) {
+      timed?.(performance.now() - started, true);
+      return true;
+    }
+    return Promise.resolve(result).then(
+      () => timed?.(performance.now() - started, true),
+      (error: unknown) => {
+        timed?.(performance.now() - started, false);
+        this.#hookFailed('onData', error);
+      },
+    );
+  }
+
+  drained(): void {
+    this.#send({ type: 'conn.drained' });
   }
 
   #hookFailed(hook: string, error: unknown): void {
-    this.#host.options.logger.error(new HookError(hook, this.id, error).message, error);
+    this.host.options.logger.error(new HookError(hook, this.id, error).message, error);
     // After a failure no more onData runs, whoever began the close (C4).
     this.#dropQueue();
     this.beginClose({ kind: 'hook-failed', hook });
   }
 
   #dropQueue(): void {
-    const dropped = this.#io?.inbound.halt() ?? 0;
-    this.#info.messages_dropped += dropped;
-    this.#host.stats.messagesDropped += dropped;
+    const dropped = this.haltInbound();
+    this.messages_dropped += dropped;
+    this.host.stats.messagesDropped += dropped;
   }
 
   #applyClose(command: Extract<ConnectionCommand, { type: 'cmd.close' }>): void {
-    this.#closeBegun = true;
-    this.#info.state = 'closing';
-    this.#info.close_code = command.code;
-    this.#info.close_reason = command.reason;
+    this.#flags |= CLOSE_BEGUN;
+    this.state = 'closing';
+    this.close_code = command.code;
+    this.close_reason = command.reason;
     if (command.dropPending) this.#dropQueue();
-    this.#io?.closeBegan(command.code, command.reason, serverInitiated(command.cause));
+    this.closeIo(command.code, command.reason, serverInitiated(command.cause));
   }
 
-  #onSocketClose(code: number, reason: Buffer): void {
-    this.#info.closed_at = this.#host.options.clock.now();
-    if (!this.#closeBegun) {
+  protected socketClosed(code: number, reason: Buffer): void {
+    this.closed_at = this.host.options.clock.now();
+    if ((this.#flags & CLOSE_BEGUN) === 0) {
       this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') });
     }
     this.#send({ type: 'conn.socket.gone' });
   }
 
   async #notifyClose(code: number, reason: string): Promise<void> {
-    const app = this.#host.app;
+    const app = this.host.app;
     if (app.onClose !== undefined) {
       const started = performance.now();
       const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
       this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
-      if (!outcome.ok) this.#host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
+      if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
     this.#send({ type: 'conn.closed' });
   }
 
   #release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#info.state = 'closed';
-    this.#clearHandshakeTimer();
-    this.#socket.off('close', this.#onHandshakeSocketClose);
-    this.#host.released(this);
+    if ((this.#flags & RELEASED) !== 0) return;
+    this.#flags |= RELEASED;
+    this.state = 'closed';
+    this.#stopHandshakeWatch();
+    this.#handshake = null;
+    this.#actor = null;
+    this.host.released(this);
   }
 
-  #clearHandshakeTimer(): void {
-    if (this.#handshakeTimer !== null) {
-      this.#host.options.clock.clearTimeout(this.#handshakeTimer);
-      this.#handshakeTimer = null;
-    }
+  /** The handshake timer and the raw socket's close listener, both only for the handshake. */
+  #stopHandshakeWatch(): void {
+    const handshake = this.#handshake;
+    if (handshake === null) return;
+    if (handshake.timer !== null) this.host.options.clock.clearTimeout(handshake.timer);
+    handshake.timer = null;
+    this.socket.off('close', handshake.onSocketClose);
   }
 
   /** A bug in the machine or runtime: log it, drop the socket, keep the process alive. */
   #fatal(error: unknown): void {
-    this.#host.options.logger.error(`connection ${this.id} actor failed`, error);
-    this.#io?.terminate();
-    this.#socket.destroy();
+    this.host.options.logger.error(`connection ${this.id} actor failed`, error);
+    this.terminateIo();
+    this.socket.destroy();
     this.#release();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function defaultBody(status: number): string {

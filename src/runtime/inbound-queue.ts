@@ -2,43 +2,55 @@
  * Messages of one client waiting for `onData` (C1, C3, C4): nothing is delivered before
  * `onOpen` settled, at most `concurrency` calls run at once, in arrival order, and reading
  * pauses while more than `maxQueued` wait. `drained` fires once, after the close began,
- * when nothing waits and nothing runs.
+ * when nothing waits and nothing runs. An idle connection drops its queue (see `idle`).
  */
 import type { Message } from './message.js';
-import { PauseReason, type ReadGate } from './read-gate.js';
+import { PauseReason } from './read-gate.js';
 
-export interface InboundHandlers {
-  /** Runs `onData`; resolves false when it threw or rejected. */
-  deliver(message: Message): Promise<boolean>;
-  drained(): void;
+export interface InboundOwner {
   /**
-   * Rate limits: called as each message is handed to onData; a result > 0 holds further
-   * deliveries (and reading) for that many ms. Optional.
+   * Runs `onData`. A synchronous hook settles at once (returns a boolean); an async one
+   * returns a promise that never rejects.
    */
-  pace?(message: Message): number;
-  /** Runs `callback` after `ms` (the injected clock). Needed with `pace`. */
-  after?(ms: number, callback: () => void): void;
+  deliver(message: Message): boolean | Promise<unknown>;
+  drained(): void;
+  /** Pauses reading for `reason` (PauseReason) until released. */
+  hold(reason: number): void;
+  release(reason: number): void;
+  /** Rate limits: a result > 0 holds further deliveries (and reading) for that many ms. */
+  pace(message: Message): number;
+  /** Runs `callback` after `ms` (the injected clock). */
+  after(ms: number, callback: () => void): void;
 }
+
+const READY = 1;
+const HALTED = 2;
+const CLOSING = 4;
+const DRAINED_SENT = 8;
+const PACED = 16;
 
 export class InboundQueue {
   readonly #waiting: Message[] = [];
   #running = 0;
-  #ready = false;
-  #halted = false;
-  #closing = false;
-  #drainedSent = false;
-  #paced = false;
+  #flags: number;
 
   constructor(
+    private readonly owner: InboundOwner,
     private readonly concurrency: number,
     private readonly maxQueued: number,
-    private readonly gate: ReadGate,
-    private readonly handlers: InboundHandlers,
-  ) {}
+    ready: boolean,
+  ) {
+    this.#flags = ready ? READY : 0;
+  }
 
-  /** False once the queue was halted: further messages are to be dropped. */
+  /** False once the queue was halted or the close began: further messages are to be dropped. */
   get accepting(): boolean {
-    return !this.#halted && !this.#closing;
+    return (this.#flags & (HALTED | CLOSING)) === 0;
+  }
+
+  /** Ready, empty, nothing running, paced or closing: the queue can go and come back as new. */
+  get idle(): boolean {
+    return this.#flags === READY && this.#running === 0 && this.#waiting.length === 0;
   }
 
   /** `onOpen` runs: it counts as a running call so no `onData` overlaps it. */
@@ -48,19 +60,19 @@ export class InboundQueue {
 
   openSettled(): void {
     this.#running--;
-    this.#ready = true;
+    this.#flags |= READY;
     this.pump();
   }
 
   push(message: Message): void {
     this.#waiting.push(message);
-    if (this.#waiting.length >= this.maxQueued) this.gate.hold(PauseReason.BACKLOG);
+    if (this.#waiting.length >= this.maxQueued) this.owner.hold(PauseReason.BACKLOG);
     this.pump();
   }
 
   /** Stops all further delivery; returns how many waiting messages were dropped. */
   halt(): number {
-    this.#halted = true;
+    this.#flags |= HALTED;
     const dropped = this.#waiting.length;
     this.#waiting.length = 0;
     this.#checkDrained();
@@ -69,39 +81,45 @@ export class InboundQueue {
 
   /** The close began: deliver what waits (unless halted), then report drained. */
   closeBegan(): void {
-    this.#closing = true;
+    this.#flags |= CLOSING;
     this.#checkDrained();
   }
 
+  readonly #settled = (): void => {
+    this.#running--;
+    this.pump();
+  };
+
   pump(): void {
-    while (this.#ready && !this.#halted && !this.#paced && this.#running < this.concurrency && this.#waiting.length > 0) {
-      const message = this.#waiting.shift() as Message;
+    const waiting = this.#waiting;
+    while ((this.#flags & (READY | HALTED | PACED)) === READY && this.#running < this.concurrency && waiting.length > 0) {
+      const message = waiting.shift() as Message;
       this.#running++;
-      void this.handlers.deliver(message).then(() => {
-        this.#running--;
-        this.pump();
-      });
-      const waitMs = this.handlers.pace?.(message) ?? 0;
+      // A synchronous onData settles here; the loop goes on without a promise per message.
+      const result = this.owner.deliver(message);
+      if (typeof result === 'boolean') this.#running--;
+      else void result.then(this.#settled);
+      const waitMs = this.owner.pace(message);
       if (waitMs > 0) this.#pause(waitMs);
     }
-    if (!this.#closing && this.#waiting.length < this.maxQueued) this.gate.release(PauseReason.BACKLOG);
+    if ((this.#flags & CLOSING) === 0 && waiting.length < this.maxQueued) this.owner.release(PauseReason.BACKLOG);
     this.#checkDrained();
   }
 
   #pause(waitMs: number): void {
-    this.#paced = true;
-    this.gate.hold(PauseReason.RATE);
-    this.handlers.after?.(waitMs, () => {
-      this.#paced = false;
-      this.gate.release(PauseReason.RATE);
+    this.#flags |= PACED;
+    this.owner.hold(PauseReason.RATE);
+    this.owner.after(waitMs, () => {
+      this.#flags &= ~PACED;
+      this.owner.release(PauseReason.RATE);
       this.pump();
     });
   }
 
   #checkDrained(): void {
-    if (this.#closing && !this.#drainedSent && this.#running === 0 && this.#waiting.length === 0) {
-      this.#drainedSent = true;
-      this.handlers.drained();
+    if ((this.#flags & (CLOSING | DRAINED_SENT)) === CLOSING && this.#running === 0 && this.#waiting.length === 0) {
+      this.#flags |= DRAINED_SENT;
+      this.owner.drained();
     }
   }
 }

@@ -31,21 +31,46 @@ const TOO_BIG_CODES = new Set([
 ]);
 const MAX_REASON_BYTES = 123;
 
+/** Takes the events of one `ws` socket directly, instead of listeners. */
+export interface WsEventSink {
+  /** Returns false for events it does not handle (they go to listeners, if any). */
+  wsEvent(event: string | symbol, a: unknown, b: unknown): boolean;
+}
+
+/** A `ws` socket that hands its events to the connection it belongs to. */
+export interface OwnedWebSocket extends WebSocket {
+  owner: WsEventSink | null;
+}
+
 export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
+  /** ws's Receiver prototype with the frame limit in front of `haveLength`, made on first use. */
+  let limitedReceiver: ReceiverInternals | null = null;
   class LimitedWebSocket extends WebSocket {
+    /**
+     * The connection this socket belongs to (set by the runtime once upgraded). Its events go
+     * straight to it: no listener functions, and no listener table (a dictionary-mode object
+     * of about 250 bytes with five events) on every connection.
+     */
+    owner: WsEventSink | null = null;
+
+    // ws emits at most two arguments ('message', 'close'); other events, and all of them
+    // before the owner is set, go the usual way.
+    override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+      const owner = this.owner;
+      if (owner !== null && owner.wsEvent(event, a, b)) return true;
+      // eslint-disable-next-line prefer-rest-params
+      return super.emit(event, ...(Array.prototype.slice.call(arguments, 1) as unknown[]));
+    }
+
     setSocket(socket: unknown, head: unknown, options: unknown): void {
       const base = WebSocket.prototype as unknown as SocketInternals;
       base.setSocket.call(this, socket, head, options);
       const receiver = (this as unknown as SocketInternals)._receiver;
       if (receiver === null) return;
-      const haveLength = receiver.haveLength.bind(receiver);
-      receiver.haveLength = function (this: ReceiverInternals, cb: (error?: Error) => void): void {
-        if (this._opcode < 0x08 && this._payloadLength > maxFrameSize) {
-          cb(this.createError(RangeError, 'Max frame size exceeded', false, 1009, FRAME_TOO_LARGE));
-          return;
-        }
-        haveLength(cb);
-      };
+      // Swapping the prototype (the same one for every socket of this server) adds the check
+      // without a bound function or closure per connection.
+      limitedReceiver ??= withFrameLimit(Object.getPrototypeOf(receiver) as ReceiverInternals, maxFrameSize);
+      Object.setPrototypeOf(receiver, limitedReceiver);
     }
 
     override close(code?: number, data?: string | Buffer): void {
@@ -61,6 +86,20 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
     }
   }
   return LimitedWebSocket;
+}
+
+function withFrameLimit(proto: ReceiverInternals, maxFrameSize: number): ReceiverInternals {
+  return Object.create(proto, {
+    haveLength: {
+      value: function (this: ReceiverInternals, cb: (error?: Error) => void): void {
+        if (this._opcode < 0x08 && this._payloadLength > maxFrameSize) {
+          cb(this.createError(RangeError, 'Max frame size exceeded', false, 1009, FRAME_TOO_LARGE));
+          return;
+        }
+        proto.haveLength.call(this, cb);
+      },
+    },
+  }) as ReceiverInternals;
 }
 
 function truncate(text: string): string {
