@@ -327,16 +327,37 @@ describe('runCluster: start failures', () => {
       blocker.close();
     }
   });
+
+  it('stop() kills a worker that does not stop within stopTimeoutMs, and says so', async () => {
+    const { handle, events, logged } = startCluster({ workers: 1, stopTimeoutMs: 1000, env: { FIXTURE_HANG_STOP: '1' } });
+    const { port, workers } = await handle.ready;
+    const { client } = await joinOne(port);
+    const started = Date.now();
+    await handle.stop();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(exitsOf(events)).toMatchObject([{ signal: 'SIGKILL', crashed: false, respawned: false }]);
+    expect(logged.map((l) => l.message)).toContain(`Worker ${workers[0]?.pid} (node 1) did not stop within 1000 ms; killing it`);
+    expect((await closed(client)).code).toBe(1006); // onStop never settled, so no 1001 was sent
+  });
 });
 
 describe('runCluster: signals to the primary', () => {
-  it('SIGTERM to the primary stops every worker (clients get 1001), then the primary exits', async () => {
+  const cases = [
+    { name: 'SIGTERM to the primary', signal: 'SIGTERM', group: false },
+    { name: 'SIGINT to the whole process group (Ctrl-C in a terminal)', signal: 'SIGINT', group: true },
+  ] as const;
+
+  it.each(cases)('$name stops every worker once (clients get 1001, onStop once), then the primary exits by that signal', async ({ signal, group }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsactor-cluster-'));
+    const log = join(dir, 'hooks.log');
     const primary = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-      env: { ...process.env, FIXTURE_WORKERS: '2' },
+      env: { ...process.env, FIXTURE_WORKERS: '2', FIXTURE_LOG: log },
       stdio: ['ignore', 'pipe', 'inherit'],
+      detached: group, // its own process group, as a shell gives a foreground job
     });
+    const pid = primary.pid ?? 0;
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      primary.once('exit', (code, signal) => resolve({ code, signal })),
+      primary.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal })),
     );
     try {
       const ready = await new Promise<ClusterReady>((resolve, reject) => {
@@ -357,13 +378,16 @@ describe('runCluster: signals to the primary', () => {
       const joined = await joinMany(ready.port, 6);
       expect(new Set(joined.map((c) => c.pid)).size).toBe(2);
       const closes = joined.map(({ client }) => closed(client));
-      primary.kill('SIGTERM');
+      process.kill(group ? -pid : pid, signal);
       for (const close of await Promise.all(closes)) expect(close).toEqual({ code: 1001, reason: 'Server shutting down' });
       // The primary re-raises the signal once its workers are gone.
-      expect(await exited).toEqual({ code: null, signal: 'SIGTERM' });
-      for (const { pid } of ready.workers) expect(alive(pid)).toBe(false);
+      expect(await exited).toEqual({ code: null, signal });
+      for (const worker of ready.workers) expect(alive(worker.pid)).toBe(false);
+      const counts = hookCounts(log);
+      for (const worker of ready.workers) expect(counts.get(worker.pid)).toEqual({ start: 1, stop: 1 });
     } finally {
-      primary.kill('SIGKILL');
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });
