@@ -64,3 +64,15 @@ export {
 } from './cluster/adapter.js';
 export { memoryCluster, MemoryCluster, type MemoryAdapterOptions } from './cluster/memory-adapter.js';
 export { redisAdapter, type RedisAdapterOptions, type RedisAdapterStats, type RedisClusterAdapter } from './cluster/redis-adapter.js';
+export {
+  runCluster,
+  type ClusterOptions,
+  type ClusterHandle,
+  type ClusterReady,
+  type ClusterWorker,
+  type ForkedWorker,
+  type ClusterEvent,
+  type ClusterSetup,
+  type ClusterServerOptions,
+  type ClusterWorkerContext,
+} from './cluster/cluster.js';
