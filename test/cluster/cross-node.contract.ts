@@ -15,8 +15,8 @@ import {
 } from '../../src/index.js';
 import { closed, connect, startServer, waitFor, type TestClient } from '../helpers/harness.js';
 
-/** Sends each client its id on open; records closes. */
-class NodeApp implements Websocket<null> {
+/** Sends each client its id on open (`id:<id>`); records what it received and closes. */
+export class NodeApp implements Websocket<null> {
   endpoint: Endpoint | null = null;
   readonly closes: { id: number; code: number; reason: string }[] = [];
   readonly received: string[] = [];

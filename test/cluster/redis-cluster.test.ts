@@ -5,11 +5,11 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, type Endpoint, type Message, type Websocket, type WsActorServer } from '../../src/index.js';
+import { ErrorCodes, type WsActorServer } from '../../src/index.js';
 import { redisAdapter } from '../../src/cluster/redis-adapter.js';
 import { captureLogger, connect, startServer, waitFor, type TestClient } from '../helpers/harness.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { describeCrossNode } from './cross-node.contract.js';
+import { describeCrossNode, NodeApp } from './cross-node.contract.js';
 
 let redis: TestRedis;
 let run = 0;
@@ -25,23 +25,6 @@ afterAll(async () => {
 
 describeCrossNode('Redis pub/sub', () => redisAdapter({ url: redis.url, prefix: `contract-${run}`, requestTimeoutMs: 2000, logger: captureLogger().logger }));
 
-class EchoApp implements Websocket<null> {
-  endpoint: Endpoint | null = null;
-  readonly received: string[] = [];
-
-  onStart(endpoint: Endpoint): void {
-    this.endpoint = endpoint;
-  }
-
-  async onOpen(id: number): Promise<void> {
-    await this.endpoint?.send(`id:${id}`, id);
-  }
-
-  async onData(_id: number, message: Message): Promise<void> {
-    this.received.push(await message.text());
-  }
-}
-
 describe('Redis going away under live servers', () => {
   const servers: WsActorServer<null>[] = [];
   const clients: TestClient[] = [];
@@ -54,8 +37,8 @@ describe('Redis going away under live servers', () => {
     redisDown = false;
   });
 
-  async function node(): Promise<{ server: WsActorServer<null>; app: EchoApp; url: string }> {
-    const app = new EchoApp();
+  async function node(): Promise<{ server: WsActorServer<null>; app: NodeApp; url: string }> {
+    const app = new NodeApp();
     const { logger } = captureLogger(); // outage errors are expected here
     const started = await startServer<null>(app, {
       cluster: redisAdapter({ url: redis.url, prefix: `outage-${run}`, requestTimeoutMs: 1000, logger }),
