@@ -74,6 +74,22 @@ const pct = (t: number): string => `${((100 * t) / (total - idle)).toFixed(1)}%`
 console.log(`busy ${((total - idle) / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled`);
 const isSrc = (url: string): boolean => url.includes('/src/') && !url.includes('/node_modules/');
 console.log(`under src/: ${pct(under(isSrc))}, under xstate: ${pct(under((u) => u.includes('/xstate/')))}`);
+/** Self time by where the code lives: a package, src/, Node itself, GC, native. */
+const area = (url: string, name: string): string => {
+  if (url === '') return name === '(garbage collector)' ? 'GC' : 'native/program';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg !== null) return pkg[1] ?? '?';
+  if (url.startsWith('node:')) return 'node';
+  return isSrc(url) ? 'src' : 'other';
+};
+const areas = new Map<string, number>();
+for (const [id, t] of self) {
+  const frame = byId.get(id)?.callFrame;
+  if (frame === undefined || frame.functionName === '(idle)') continue;
+  const key = area(frame.url, frame.functionName);
+  areas.set(key, (areas.get(key) ?? 0) + t);
+}
+console.log(`self time: ${[...areas].sort((a, b) => b[1] - a[1]).map(([k, t]) => `${k} ${pct(t)}`).join(', ')}`);
 const rows = [...grouped].filter(([name]) => !name.startsWith('(idle)')).sort((a, b) => b[1] - a[1]);
 for (const [name, t] of rows.slice(0, Number(rowsArg ?? 25))) console.log(`${pct(t).padStart(6)}  ${name}`);
 

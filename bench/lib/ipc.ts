@@ -94,12 +94,19 @@ export class Proc<C extends Commands> {
     const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name}: no ready line`)), options.readyTimeoutMs ?? 30_000);
       child.once('exit', (code) => reject(new Error(`${name} exited before ready (${String(code)})`)));
-      lines.once('line', (line) => {
+      // The ready line is the first JSON object; anything before it (e.g. V8 traces) is passed on.
+      const onLine = (line: string): void => {
+        if (!line.startsWith('{')) {
+          process.stderr.write(`[${name}] ${line}\n`);
+          return;
+        }
+        lines.off('line', onLine);
         clearTimeout(timer);
+        lines.on('line', (more) => process.stderr.write(`[${name}] ${more}\n`));
         resolve(JSON.parse(line) as Record<string, unknown>);
-      });
+      };
+      lines.on('line', onLine);
     });
-    lines.on('line', (line) => process.stderr.write(`[${name}] ${line}\n`));
     return new Proc<C>(name, child, info);
   }
 

@@ -28,6 +28,9 @@ export function rawResultFile(name: string): string {
 /** Starts one server process; its port comes from its ready line. */
 export async function startServer(ctx: Context, kind: ServerKind, tag: string): Promise<Server> {
   const flags = ['--expose-gc'];
+  // Extra node/V8 flags for the servers only, for a closer look (e.g. --log-deopt --logfile=...).
+  const extra = process.env.BENCH_SERVER_FLAGS?.replaceAll('{kind}', kind);
+  if (extra) flags.push(...extra.split(' ').filter(Boolean));
   if (ctx.config.cpuProf) {
     flags.push('--cpu-prof', `--cpu-prof-dir=${rawResultFile(`${kind}-${tag}-${Date.now()}`)}`);
   }

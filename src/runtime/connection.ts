@@ -26,7 +26,7 @@ import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
-import { hibernationQueueOf } from './hibernation.js';
+import { hibernationQueueOf, type HibernationQueue } from './hibernation.js';
 import { callHook } from './hooks.js';
 import type { Message } from './message.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
@@ -81,6 +81,8 @@ export class Connection extends ClientSocket {
   #flags = 0;
   #lifecycleState: LifecycleState | null = null;
   #lastHook: HookTiming | null = null;
+  /** Used by the hibernation queue. */
+  hibernateAt = 0;
 
   constructor(id: number, host: ConnectionHost, upgrade: UpgradeRequest) {
     super(id, host, upgrade.socket);
@@ -163,7 +165,11 @@ export class Connection extends ClientSocket {
       this.#actor = null;
       actor.stop();
     }
-    if (!this.releaseIdleQueue()) hibernationQueueOf(this.host.options, this.host.options.clock).add(this);
+    if (!this.releaseIdleQueue()) this.#hibernation().add(this);
+  }
+
+  #hibernation(): HibernationQueue {
+    return hibernationQueueOf(this.host.options, this.host.options.clock);
   }
 
   /** The upgrade request this connection came from. */
@@ -294,7 +300,7 @@ export class Connection extends ClientSocket {
       this.#send({ type: 'conn.opened' });
       if ((this.#flags & CLOSE_BEGUN) === 0) {
         this.#transition('open.ready');
-        hibernationQueueOf(this.host.options, this.host.options.clock).add(this);
+        this.#hibernation().add(this);
       }
     } else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
@@ -345,6 +351,7 @@ export class Connection extends ClientSocket {
 
   #applyClose(command: Extract<ConnectionCommand, { type: 'cmd.close' }>): void {
     this.#flags |= CLOSE_BEGUN;
+    this.#hibernation().remove(this);
     this.state = 'closing';
     this.close_code = command.code;
     this.close_reason = command.reason;
@@ -374,6 +381,7 @@ export class Connection extends ClientSocket {
   #release(): void {
     if ((this.#flags & RELEASED) !== 0) return;
     this.#flags |= RELEASED;
+    this.#hibernation().remove(this);
     this.state = 'closed';
     this.#stopHandshakeWatch();
     this.#handshake = null;
