@@ -10,7 +10,6 @@ import { createActor, type Actor } from 'xstate';
 import type { WebSocket } from 'ws';
 import type { CloseCause } from '../close-codes.js';
 import type { ClientInfo } from '../endpoint/client-info.js';
-import type { SendResult } from '../endpoint/types.js';
 import { HookError } from '../errors.js';
 import {
   connectionMachine,
@@ -31,8 +30,6 @@ import { callHook } from './hooks.js';
 import type { Message } from './message.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
 import type { ServerStats } from './stats.js';
-
-const OK: SendResult = Object.freeze({ ok: true as const });
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -188,11 +185,6 @@ export class Connection extends ClientSocket {
     return this.snapshot();
   }
 
-  /** Sends one message; resolves when `ws` handed it to the OS. Never rejects. */
-  send(payload: Buffer, binary: boolean): Promise<SendResult> {
-    return new Promise((resolve) => this.write({ payload, binary, frame: null }, (error) => resolve(error === null ? OK : { ok: false, error })));
-  }
-
   /** `Endpoint.close`: begins a close with the app's code; undelivered messages are dropped. */
   closeByApp(code: number, reason: string): void {
     this.beginClose({ kind: 'app', code, reason });
@@ -306,7 +298,7 @@ export class Connection extends ClientSocket {
     inbound.openSettled();
   }
 
-  deliver(message: Message): boolean | Promise<unknown> {
+  deliver(message: Message): boolean | PromiseLike<unknown> {
     const app = this.host.app;
     if (app.onData === undefined) return true;
     const timed = this.host.stats.onDataTimed;
@@ -323,13 +315,18 @@ export class Connection extends ClientSocket {
       timed?.(performance.now() - started, true);
       return true;
     }
+    if (timed === null) return result;
     return Promise.resolve(result).then(
-      () => timed?.(performance.now() - started, true),
+      () => timed(performance.now() - started, true),
       (error: unknown) => {
-        timed?.(performance.now() - started, false);
-        this.#hookFailed('onData', error);
+        timed(performance.now() - started, false);
+        throw error;
       },
     );
+  }
+
+  deliveryFailed(error: unknown): void {
+    this.#hookFailed('onData', error);
   }
 
   drained(): void {

@@ -10,9 +10,10 @@ import { PauseReason } from './read-gate.js';
 export interface InboundOwner {
   /**
    * Runs `onData`. A synchronous hook settles at once (returns a boolean); an async one
-   * returns a promise that never rejects.
+   * returns its promise, and a rejection goes to `deliveryFailed`.
    */
-  deliver(message: Message): boolean | Promise<unknown>;
+  deliver(message: Message): boolean | PromiseLike<unknown>;
+  deliveryFailed(error: unknown): void;
   drained(): void;
   /** Pauses reading for `reason` (PauseReason) until released. */
   hold(reason: number): void;
@@ -90,6 +91,11 @@ export class InboundQueue {
     this.pump();
   };
 
+  readonly #failed = (error: unknown): void => {
+    this.owner.deliveryFailed(error);
+    this.#settled();
+  };
+
   pump(): void {
     const waiting = this.#waiting;
     while ((this.#flags & (READY | HALTED | PACED)) === READY && this.#running < this.concurrency && waiting.length > 0) {
@@ -98,7 +104,7 @@ export class InboundQueue {
       // A synchronous onData settles here; the loop goes on without a promise per message.
       const result = this.owner.deliver(message);
       if (typeof result === 'boolean') this.#running--;
-      else void result.then(this.#settled);
+      else void result.then(this.#settled, this.#failed);
       const waitMs = this.owner.pace(message);
       if (waitMs > 0) this.#pause(waitMs);
     }

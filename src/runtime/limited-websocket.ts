@@ -112,8 +112,12 @@ interface SenderInternals {
   _queue: unknown[];
 }
 
-interface WritableSocket {
-  write(chunk: Buffer, cb: (error?: Error | null) => void): boolean;
+export interface WritableSocket {
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  write(chunk: Buffer, cb?: (error?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
 }
 
 /**
@@ -128,22 +132,33 @@ export function idleSocketOf(ws: WebSocket): WritableSocket | null {
   return internals._socket ?? null;
 }
 
-/** One unmasked, final server frame (RFC 6455 5.2): header and payload in one buffer. */
+/** The header of one unmasked, final server frame (RFC 6455 5.2) of `length` payload bytes. */
+export function encodeHeader(length: number, binary: boolean): Buffer {
+  const header = Buffer.allocUnsafe(length < 126 ? 2 : length < 65536 ? 4 : 10);
+  writeHeader(header, length, binary);
+  return header;
+}
+
+/** One unmasked, final server frame: header and payload in one buffer. */
 export function encodeFrame(payload: Buffer, binary: boolean): Buffer {
   const length = payload.length;
   const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = 0x80 | (binary ? 0x2 : 0x1);
-  if (length < 126) {
-    frame[1] = length;
-  } else if (length < 65536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
-  }
+  writeHeader(frame, length, binary);
   payload.copy(frame, headerLength);
   return frame;
+}
+
+function writeHeader(target: Buffer, length: number, binary: boolean): void {
+  target[0] = 0x80 | (binary ? 0x2 : 0x1);
+  if (length < 126) {
+    target[1] = length;
+  } else if (length < 65536) {
+    target[1] = 126;
+    target.writeUInt16BE(length, 2);
+  } else {
+    target[1] = 127;
+    target.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    target.writeUInt32BE(length >>> 0, 6);
+  }
 }
