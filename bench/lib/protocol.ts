@@ -56,7 +56,7 @@ export type ServerCommands = {
   /** Writes a V8 heap snapshot to `file`; returns its name. */
   heapSnapshot: { req: { file: string }; res: string };
   /** Sends `count` broadcasts (seq firstSeq...), yielding to the event loop between them. */
-  broadcast: { req: { count: number; size: number; firstSeq: number }; res: { startMs: number; sent: number } };
+  broadcast: { req: { count: number; size: number; firstSeq: number }; res: { startMs: number; sent: number; loopMs: number } };
 };
 
 /** One measurement window of a load process. `hist` is an encoded HDR histogram in µs. */

@@ -24,13 +24,16 @@ function specs(n: number): Record<'rss' | 'heap' | 'first' | 'rate' | 'cpu', Met
 
 type Holder = Proc<HoldCommands>;
 
-/** Broadcasts seq firstSeq.. (count of them); returns ms from the first send to the last receipt. */
-async function broadcastAndWait(server: Server, holders: Holder[], firstSeq: number, count: number): Promise<number> {
+/**
+ * Broadcasts seq firstSeq.. (count of them); returns ms from the first send to the last
+ * receipt, and the ms the server spent in its broadcast calls (the synchronous part).
+ */
+async function broadcastAndWait(server: Server, holders: Holder[], firstSeq: number, count: number): Promise<[number, number]> {
   const last = firstSeq + count - 1;
   const waits = holders.map((h) => h.request('await', { seq: last, timeoutMs: 60_000 }));
-  const { startMs } = await server.request('broadcast', { count, size: SIZE, firstSeq });
+  const { startMs, loopMs } = await server.request('broadcast', { count, size: SIZE, firstSeq });
   const received = await Promise.all(waits);
-  return Math.max(...received.map((r) => r.lastMs)) - startMs;
+  return [Math.max(...received.map((r) => r.lastMs)) - startMs, loopMs];
 }
 
 async function waitForClients(server: Server, n: number): Promise<void> {
@@ -69,22 +72,25 @@ async function oneRound(ctx: Context, kind: ServerKind, round: number): Promise<
     }
 
     const singles: number[] = [];
+    const loops: number[] = [];
     for (let i = 0; i < fanoutSingles; i++) {
-      singles.push(await broadcastAndWait(server, holders, i, 1));
+      const [ms, loopMs] = await broadcastAndWait(server, holders, i, 1);
+      singles.push(ms);
+      loops.push(loopMs);
       await sleep(50);
     }
     const first = median(singles);
     ctx.results.add(metric.first, kind, first);
 
     await server.request('reset', null);
-    const burstMs = await broadcastAndWait(server, holders, 1000, fanoutBurst);
+    const [burstMs] = await broadcastAndWait(server, holders, 1000, fanoutBurst);
     const stats = await server.request('stats', null);
     const rate = fanoutBurst / (burstMs / 1000);
     ctx.results.add(metric.rate, kind, rate);
     ctx.results.add(metric.cpu, kind, stats.cpuMs / fanoutBurst);
     ctx.log(
       `idle round ${round}/${ctx.config.rounds}: ${KIND_LABEL[kind].padEnd(7)} ${n} conns in ${fmt(connectS, 's')}, ` +
-        `RSS ${fmt(rss, 'KiB')}/conn, heap ${fmt(heap, 'KiB')}/conn (committed ${fmt(committed, 'KiB')}, new space ${newSpace}); fan-out last client ${fmt(first, 'ms')}, ` +
+        `RSS ${fmt(rss, 'KiB')}/conn, heap ${fmt(heap, 'KiB')}/conn (committed ${fmt(committed, 'KiB')}, new space ${newSpace}); fan-out last client ${fmt(first, 'ms')} (server loop ${fmt(median(loops), 'ms')}), ` +
         `${fmt(rate, 'bc/s')} sustained, server CPU ${fmt(stats.cpuMs / fanoutBurst, 'ms')}/bc (${kernelShare(stats)} kernel)`,
     );
   } finally {

@@ -57,12 +57,15 @@ export function serveControl(hooks: ServerHooks): void {
       broadcast: async ({ count, size, firstSeq }) => {
         const startMs = nowMs();
         const pending: Promise<unknown>[] = [];
+        let loopMs = 0;
         for (let i = 0; i < count; i++) {
+          const before = nowMs();
           pending.push(hooks.broadcast(broadcastPayload(firstSeq + i, size)));
+          loopMs += nowMs() - before;
           if (i < count - 1) await yieldToLoop();
         }
         await Promise.all(pending);
-        return { startMs, sent: hooks.clients() };
+        return { startMs, sent: hooks.clients(), loopMs };
       },
     },
     { port: hooks.port },

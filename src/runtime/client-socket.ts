@@ -10,60 +10,27 @@
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { closeCodeForWsError, type CloseCause } from '../close-codes.js';
-import { ClientCounters } from '../endpoint/client-info.js';
-import type { OutboundMessage } from '../endpoint/endpoint.js';
-import type { SendResult } from '../endpoint/types.js';
-import { BackpressureError, ClientClosingError, SendFailedError, WsActorError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import { closeCodeForWsError } from '../close-codes.js';
 import { heartbeatSweepOf, HeartbeatSweep, type HeartbeatMember } from './heartbeat.js';
 import { InboundQueue, type InboundOwner } from './inbound-queue.js';
-import { encodeFrame, encodeHeader, idleSocketOf, type OwnedWebSocket, type WritableSocket, type WsEventSink } from './limited-websocket.js';
+import type { OwnedWebSocket, WsEventSink } from './limited-websocket.js';
 import { Message } from './message.js';
+import { Outbound, type SocketHost } from './outbound.js';
 import { PauseReason, RateWindow } from './read-gate.js';
-import type { ServerStats } from './stats.js';
-
-/** What the socket side needs from its server. */
-export interface SocketHost {
-  readonly options: ResolvedOptions;
-  readonly stats: ServerStats;
-}
 
 type CountedSocket = Duplex & { bytesRead?: number; bytesWritten?: number };
 
-const OK: SendResult = Object.freeze({ ok: true as const });
-/** What every send handed to the OS at once returns: no promise per message. */
-const SENT: Promise<SendResult> = Promise.resolve(OK);
-const LATER = Symbol('later');
-const EMPTY = Buffer.alloc(0);
 /** Bits of ClientSocket's `#io` besides the PauseReason bits. */
 const PAUSED = PauseReason.BACKLOG | PauseReason.RATE;
 const CLOSING = 4;
-const DEFLATE = 8;
-/** Larger payloads go out as header + payload (no copy); smaller ones as one buffer from the pool. */
-const COPY_LIMIT = 2048;
 
-function writeFrame(socket: WritableSocket, payload: Buffer, binary: boolean, cb?: (error?: Error | null) => void): void {
-  if (payload.length <= COPY_LIMIT) {
-    socket.write(encodeFrame(payload, binary), cb);
-    return;
-  }
-  socket.cork();
-  socket.write(encodeHeader(payload.length, binary));
-  socket.write(payload, cb);
-  socket.uncork();
-}
-
-export abstract class ClientSocket extends ClientCounters implements HeartbeatMember, InboundOwner, WsEventSink {
-  protected readonly host: SocketHost;
+export abstract class ClientSocket extends Outbound implements HeartbeatMember, InboundOwner, WsEventSink {
   protected readonly socket: CountedSocket;
-  /** Null until upgraded. */
-  protected ws: WebSocket | null = null;
   /** Null while idle (and until upgraded). */
   protected inbound: InboundQueue | null = null;
   #bytesReadBase = 0;
   #bytesWrittenBase = 0;
-  /** PauseReason bits that hold reading, CLOSING and DEFLATE. */
+  /** PauseReason bits that hold reading, and CLOSING. */
   #io = 0;
   #rate: RateWindow | null = null;
   #closeTimer: unknown = null;
@@ -73,8 +40,7 @@ export abstract class ClientSocket extends ClientCounters implements HeartbeatMe
   hbUnanswered = 0;
 
   constructor(id: number, host: SocketHost, socket: Duplex) {
-    super(id, (socket as { remoteAddress?: string }).remoteAddress ?? null, host.options.clock.now());
-    this.host = host;
+    super(id, host, (socket as { remoteAddress?: string }).remoteAddress ?? null);
     this.socket = socket;
   }
 
@@ -83,18 +49,16 @@ export abstract class ClientSocket extends ClientCounters implements HeartbeatMe
   abstract deliveryFailed(error: unknown): void;
   /** Nothing waits or runs any more after the close began. */
   abstract drained(): void;
-  abstract beginClose(cause: CloseCause): void;
   protected abstract socketClosed(code: number, reason: Buffer): void;
 
   /** Takes over the upgraded socket: counters from here, listeners, heartbeat, inbound queue. */
   protected attachSocket(ws: WebSocket): void {
     const { options } = this.host;
-    this.ws = ws;
+    this.attachOutbound(ws);
     this.#bytesReadBase = this.socket.bytesRead ?? 0;
     this.#bytesWrittenBase = this.socket.bytesWritten ?? 0;
     ws.binaryType = 'fragments';
     (ws as OwnedWebSocket).owner = this;
-    if (ws.extensions !== '') this.#io |= DEFLATE;
     if (options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null) {
       this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
     }
@@ -203,91 +167,6 @@ export abstract class ClientSocket extends ClientCounters implements HeartbeatMe
     return this.#queue().halt();
   }
 
-  /** Sends one message; resolves once it was handed to the OS. Never rejects. */
-  send(payload: Buffer, binary: boolean): Promise<SendResult> {
-    const outcome = this.#writeNow(payload, binary, null);
-    if (outcome === null) return SENT;
-    if (outcome instanceof WsActorError) return Promise.resolve({ ok: false, error: outcome });
-    return new Promise((resolve) => {
-      const done = (error: WsActorError | null): void => resolve(error === null ? OK : { ok: false, error });
-      if (outcome === LATER) this.#writeLater(payload, binary, null, done);
-      else outcome.write(EMPTY, this.#afterWrite(payload.length, done));
-    });
-  }
-
-  /**
-   * Sends one message and calls `done` once it was handed to the OS (null) or failed. A
-   * broadcast passes the same `message` to every client: its frame is encoded once and the
-   * same bytes are written to each socket whose `ws` sender is idle.
-   */
-  write(message: OutboundMessage, done: (error: WsActorError | null) => void): void {
-    const outcome = this.#writeNow(message.payload, message.binary, message);
-    if (outcome === null || outcome instanceof WsActorError) done(outcome);
-    else if (outcome === LATER) this.#writeLater(message.payload, message.binary, message, done);
-    else outcome.write(EMPTY, this.#afterWrite(message.payload.length, done));
-  }
-
-  /**
-   * The fast path: when `ws`'s sender is idle and nothing waits in the socket's buffer, the
-   * frame is written at once and, if the OS took it all, that is the outcome (null) with no
-   * callback, promise or tick per message. LATER: not possible now (nothing was written); a
-   * socket: written, but part of it waits in that socket's buffer.
-   */
-  #writeNow(payload: Buffer, binary: boolean, shared: OutboundMessage | null): WsActorError | null | typeof LATER | WritableSocket {
-    const ws = this.ws;
-    if (ws === null || (this.#io & CLOSING) !== 0 || ws.readyState !== WebSocket.OPEN) return new ClientClosingError(this.id);
-    const buffered = ws.bufferedAmount;
-    const { options, stats } = this.host;
-    if (buffered > 0 && buffered + payload.length > options.maxBufferedBytes) {
-      // A slow consumer: bound our memory instead of queueing without limit.
-      if (options.outboundOverflow === 'close') {
-        stats.slowConsumerCloses++;
-        this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
-      }
-      return new BackpressureError(this.id, buffered);
-    }
-    // A single send on a compressing connection goes through ws (it may deflate it).
-    const socket = shared === null && (this.#io & DEFLATE) !== 0 ? null : idleSocketOf(ws);
-    if (socket === null || socket.writableLength !== 0 || socket.destroyed) return LATER;
-    if (shared !== null) socket.write((shared.frame ??= encodeFrame(payload, binary)));
-    else writeFrame(socket, payload, binary);
-    // Only part of it went out: the caller learns when the rest did (an empty write queued
-    // behind it calls back then).
-    if (socket.writableLength !== 0) return socket;
-    this.#countSent(payload.length);
-    return null;
-  }
-
-  /** The slow path: the outcome comes from the write's callback. */
-  #writeLater(payload: Buffer, binary: boolean, shared: OutboundMessage | null, done: (error: WsActorError | null) => void): void {
-    const ws = this.ws as WebSocket;
-    const socket = shared === null && (this.#io & DEFLATE) !== 0 ? null : idleSocketOf(ws);
-    const sent = this.#afterWrite(payload.length, done);
-    if (socket === null) ws.send(payload, { binary }, sent);
-    else if (shared !== null) socket.write((shared.frame ??= encodeFrame(payload, binary)), sent);
-    else writeFrame(socket, payload, binary, sent);
-  }
-
-  #afterWrite(length: number, done: (error: WsActorError | null) => void): (error?: Error | null) => void {
-    return (error) => {
-      if (error) done(new SendFailedError(this.id, error));
-      else {
-        this.#countSent(length);
-        done(null);
-      }
-    };
-  }
-
-  #countSent(length: number): void {
-    const now = this.host.options.clock.now();
-    this.messages_sent++;
-    this.frames_sent++;
-    this.last_sent_at = now;
-    this.last_data_sent_at = now;
-    this.host.stats.messagesOut++;
-    this.host.stats.bytesOut += length;
-  }
-
   /**
    * The close began: stop pinging, keep reading (the peer's close frame must arrive), and,
    * when we are the closing side, send our close frame and start the close period.
@@ -302,6 +181,8 @@ export abstract class ClientSocket extends ClientCounters implements HeartbeatMe
     }
     if (this.inbound === null) this.drained();
     else this.inbound.closeBegan();
+    // Broadcasts called before the close began go out before our close frame.
+    this.closeOutbound();
     const ws = this.ws;
     if (!weSendClose || ws === null) return;
     const { options } = this.host;

@@ -35,6 +35,8 @@ const MAX_REASON_BYTES = 123;
 export interface WsEventSink {
   /** Returns false for events it does not handle (they go to listeners, if any). */
   wsEvent(event: string | symbol, a: unknown, b: unknown): boolean;
+  /** Called before any close frame goes out: frames the connection still holds go first. */
+  flushDeferred(): void;
 }
 
 /** A `ws` socket that hands its events to the connection it belongs to. */
@@ -74,6 +76,7 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
     }
 
     override close(code?: number, data?: string | Buffer): void {
+      this.owner?.flushDeferred();
       const receiver = (this as unknown as SocketInternals)._receiver;
       const error = receiver?._writableState?.errored;
       // Called by ws itself right after a receiver error: say why, and use 1009 for "too big".

@@ -1,0 +1,225 @@
+/**
+ * The outbound side of one connection (a base class of ClientSocket, so still one object per
+ * connection): single sends and broadcast writes, the outbound buffer bound, the fast path,
+ * and broadcast frames deferred by the server's Outbox while it coalesces.
+ */
+import { WebSocket } from 'ws';
+import type { CloseCause } from '../close-codes.js';
+import { ClientCounters } from '../endpoint/client-info.js';
+import type { OutboundMessage } from '../endpoint/endpoint.js';
+import type { SendResult } from '../endpoint/types.js';
+import { BackpressureError, ClientClosingError, SendFailedError, WsActorError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { encodeFrame, encodeHeader, idleSocketOf, type WritableSocket } from './limited-websocket.js';
+import { outboxOf, type OutboxMember } from './outbox.js';
+import type { ServerStats } from './stats.js';
+
+/** What the socket side needs from its server. */
+export interface SocketHost {
+  readonly options: ResolvedOptions;
+  readonly stats: ServerStats;
+}
+
+type Done = (error: WsActorError | null) => void;
+
+const OK: SendResult = Object.freeze({ ok: true as const });
+/** What every send handed to the OS at once returns: no promise per message. */
+const SENT: Promise<SendResult> = Promise.resolve(OK);
+const LATER = Symbol('later');
+const EMPTY = Buffer.alloc(0);
+/** Larger payloads go out as header + payload (no copy); smaller ones as one buffer from the pool. */
+const COPY_LIMIT = 2048;
+const CLOSED = 1;
+const DEFLATE = 2;
+
+/** Broadcasts waiting for the outbox's flush, in call order. */
+interface Deferred {
+  messages: OutboundMessage[];
+  dones: Done[];
+  bytes: number;
+}
+
+export abstract class Outbound extends ClientCounters implements OutboxMember {
+  protected readonly host: SocketHost;
+  /** Null until upgraded. */
+  protected ws: WebSocket | null = null;
+  #out = 0;
+  #deferred: Deferred | null = null;
+
+  constructor(id: number, host: SocketHost, remoteAddress: string | null) {
+    super(id, remoteAddress, host.options.clock.now());
+    this.host = host;
+  }
+
+  abstract beginClose(cause: CloseCause): void;
+
+  protected attachOutbound(ws: WebSocket): void {
+    this.ws = ws;
+    if (ws.extensions !== '') this.#out |= DEFLATE;
+  }
+
+  /** The close began: what was deferred goes out first, later sends fail. */
+  protected closeOutbound(): void {
+    this.flushDeferred();
+    this.#out |= CLOSED;
+  }
+
+  /** Sends one message; resolves once it was handed to the OS. Never rejects. */
+  send(payload: Buffer, binary: boolean): Promise<SendResult> {
+    this.flushDeferred(); // per-client order: broadcasts called earlier go first
+    const outcome = this.#writeNow(payload, binary, null);
+    if (outcome === null) return SENT;
+    if (outcome instanceof WsActorError) return Promise.resolve({ ok: false, error: outcome });
+    return new Promise((resolve) => {
+      const done: Done = (error) => resolve(error === null ? OK : { ok: false, error });
+      if (outcome === LATER) this.#writeLater(payload, binary, null, done);
+      else outcome.write(EMPTY, this.#afterWrite([payload.length], [done]));
+    });
+  }
+
+  /**
+   * Sends one message and calls `done` once it was handed to the OS (null) or failed. A
+   * broadcast passes the same `message` to every client: its frame is encoded once and the
+   * same bytes are written to each socket whose `ws` sender is idle, now or, while the server
+   * is busy broadcasting, together with the next ones (see Outbox).
+   */
+  write(message: OutboundMessage, done: Done): void {
+    const { payload, binary } = message;
+    const through = outboxOf(this.host.options).writeThrough(message);
+    if (!through || this.#deferred !== null) {
+      const error = this.#unsendable(payload.length + (this.#deferred?.bytes ?? 0));
+      if (error !== null) done(error);
+      else this.#defer(message, done);
+      return;
+    }
+    const outcome = this.#writeNow(payload, binary, message);
+    if (outcome === null || outcome instanceof WsActorError) done(outcome);
+    else if (outcome === LATER) this.#writeLater(payload, binary, message, done);
+    else outcome.write(EMPTY, this.#afterWrite([payload.length], [done]));
+  }
+
+  #defer(message: OutboundMessage, done: Done): void {
+    const deferred = this.#deferred;
+    if (deferred === null) {
+      this.#deferred = { messages: [message], dones: [done], bytes: message.payload.length };
+      outboxOf(this.host.options).enlist(this);
+      return;
+    }
+    deferred.messages.push(message);
+    deferred.dones.push(done);
+    deferred.bytes += message.payload.length;
+  }
+
+  /** Writes the deferred frames: one write (several frames corked) when the socket is free. */
+  flushDeferred(): void {
+    const deferred = this.#deferred;
+    if (deferred === null) return;
+    this.#deferred = null;
+    const { messages, dones } = deferred;
+    const ws = this.ws as WebSocket;
+    if ((this.#out & CLOSED) !== 0 || ws.readyState !== WebSocket.OPEN) {
+      for (const done of dones) done(new ClientClosingError(this.id));
+      return;
+    }
+    const lengths = messages.map((m) => m.payload.length);
+    const socket = idleSocketOf(ws);
+    if (socket === null || socket.destroyed) {
+      // ws's sender is busy (compressing): go through it, in order.
+      messages.forEach((m, i) => ws.send(m.payload, { binary: m.binary }, this.#afterWrite([m.payload.length], [dones[i] as Done])));
+      return;
+    }
+    const free = socket.writableLength === 0;
+    if (messages.length > 1) socket.cork();
+    for (const m of messages) socket.write((m.frame ??= encodeFrame(m.payload, m.binary)));
+    if (messages.length > 1) socket.uncork();
+    if (free && socket.writableLength === 0) {
+      for (let i = 0; i < dones.length; i++) {
+        this.#countSent(lengths[i] as number);
+        (dones[i] as Done)(null);
+      }
+    } else {
+      socket.write(EMPTY, this.#afterWrite(lengths, dones));
+    }
+  }
+
+  /** Closing, or over the outbound buffer bound (a slow consumer): the error, else null. */
+  #unsendable(length: number): WsActorError | null {
+    const ws = this.ws;
+    if (ws === null || (this.#out & CLOSED) !== 0 || ws.readyState !== WebSocket.OPEN) return new ClientClosingError(this.id);
+    const buffered = ws.bufferedAmount;
+    const { options, stats } = this.host;
+    if (buffered > 0 && buffered + length > options.maxBufferedBytes) {
+      // A slow consumer: bound our memory instead of queueing without limit.
+      if (options.outboundOverflow === 'close') {
+        stats.slowConsumerCloses++;
+        this.beginClose({ kind: 'limit', code: 1008, reason: 'Slow consumer: outbound buffer limit exceeded' });
+      }
+      return new BackpressureError(this.id, buffered);
+    }
+    return null;
+  }
+
+  /**
+   * The fast path: when `ws`'s sender is idle and nothing waits in the socket's buffer, the
+   * frame is written at once and, if the OS took it all, that is the outcome (null) with no
+   * callback, promise or tick per message. LATER: not possible now (nothing was written); a
+   * socket: written, but part of it waits in that socket's buffer.
+   */
+  #writeNow(payload: Buffer, binary: boolean, shared: OutboundMessage | null): WsActorError | null | typeof LATER | WritableSocket {
+    const error = this.#unsendable(payload.length);
+    if (error !== null) return error;
+    // A single send on a compressing connection goes through ws (it may deflate it).
+    const socket = shared === null && (this.#out & DEFLATE) !== 0 ? null : idleSocketOf(this.ws as WebSocket);
+    if (socket === null || socket.writableLength !== 0 || socket.destroyed) return LATER;
+    if (shared !== null) socket.write((shared.frame ??= encodeFrame(payload, binary)));
+    else writeFrame(socket, payload, binary);
+    // Only part of it went out: the caller learns when the rest did (an empty write queued
+    // behind it calls back then).
+    if (socket.writableLength !== 0) return socket;
+    this.#countSent(payload.length);
+    return null;
+  }
+
+  /** The slow path: the outcome comes from the write's callback. */
+  #writeLater(payload: Buffer, binary: boolean, shared: OutboundMessage | null, done: Done): void {
+    const ws = this.ws as WebSocket;
+    const socket = shared === null && (this.#out & DEFLATE) !== 0 ? null : idleSocketOf(ws);
+    const sent = this.#afterWrite([payload.length], [done]);
+    if (socket === null) ws.send(payload, { binary }, sent);
+    else if (shared !== null) socket.write((shared.frame ??= encodeFrame(payload, binary)), sent);
+    else writeFrame(socket, payload, binary, sent);
+  }
+
+  #afterWrite(lengths: number[], dones: Done[]): (error?: Error | null) => void {
+    return (error) => {
+      for (let i = 0; i < dones.length; i++) {
+        if (error) (dones[i] as Done)(new SendFailedError(this.id, error));
+        else {
+          this.#countSent(lengths[i] as number);
+          (dones[i] as Done)(null);
+        }
+      }
+    };
+  }
+
+  #countSent(length: number): void {
+    const now = this.host.options.clock.now();
+    this.messages_sent++;
+    this.frames_sent++;
+    this.last_sent_at = now;
+    this.last_data_sent_at = now;
+    this.host.stats.messagesOut++;
+    this.host.stats.bytesOut += length;
+  }
+}
+
+function writeFrame(socket: WritableSocket, payload: Buffer, binary: boolean, cb?: (error?: Error | null) => void): void {
+  if (payload.length <= COPY_LIMIT) {
+    socket.write(encodeFrame(payload, binary), cb);
+    return;
+  }
+  socket.cork();
+  socket.write(encodeHeader(payload.length, binary));
+  socket.write(payload, cb);
+  socket.uncork();
+}
