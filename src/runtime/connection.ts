@@ -27,6 +27,7 @@ import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { hibernationQueueOf, type HibernationQueue } from './hibernation.js';
 import { callHook } from './hooks.js';
+import { callOnData } from './on-data.js';
 import type { Message } from './message.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
 import type { ServerStats } from './stats.js';
@@ -299,30 +300,7 @@ export class Connection extends ClientSocket {
   }
 
   deliver(message: Message): boolean | PromiseLike<unknown> {
-    const app = this.host.app;
-    if (app.onData === undefined) return true;
-    const timed = this.host.stats.onDataTimed;
-    const started = timed === null ? 0 : performance.now();
-    let result: unknown;
-    try {
-      result = app.onData(this.id, message);
-    } catch (error) {
-      timed?.(performance.now() - started, false);
-      this.#hookFailed('onData', error);
-      return false;
-    }
-    if (!isThenable(result)) {
-      timed?.(performance.now() - started, true);
-      return true;
-    }
-    if (timed === null) return result;
-    return Promise.resolve(result).then(
-      () => timed(performance.now() - started, true),
-      (error: unknown) => {
-        timed(performance.now() - started, false);
-        throw error;
-      },
-    );
+    return callOnData(this.host.app, this, message, this.host.stats.onDataTimed);
   }
 
   deliveryFailed(error: unknown): void {
@@ -402,10 +380,6 @@ export class Connection extends ClientSocket {
     this.socket.destroy();
     this.#release();
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function defaultBody(status: number): string {
