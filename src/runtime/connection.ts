@@ -23,6 +23,7 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
+import { actorRootOf, stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { hibernationQueueOf, type HibernationQueue } from './hibernation.js';
@@ -113,11 +114,10 @@ export class Connection extends ClientSocket {
   #wake(restore: boolean): Actor<ConnectionMachine> {
     if (this.#actor !== null) return this.#actor;
     const input = { clientId: this.id };
-    const { inspect } = this.host.options;
     const actor = createActor(connectionMachine, {
       input,
+      parent: actorRootOf(this.host.options),
       ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id) }) } : {}),
-      ...(inspect === null ? {} : { inspect }),
     });
     actor.on('*', (command) => this.#run(command));
     actor.subscribe({ error: (error) => this.#fatal(error) });
@@ -161,7 +161,7 @@ export class Connection extends ClientSocket {
     const actor = this.#actor;
     if (actor !== null && actor.getSnapshot().matches({ open: 'ready' })) {
       this.#actor = null;
-      actor.stop();
+      stopActor(actor);
     }
     if (!this.releaseIdleQueue()) this.#hibernation().add(this);
   }
