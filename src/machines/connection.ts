@@ -9,7 +9,24 @@ import { closeCodeFor } from '../close-codes.js';
 
 export interface ConnectionInput {
   clientId: number;
+  /** Hooks the runtime settles at once (see ConnectionContext.settlesAtOnce). */
+  settlesAtOnce?: SettlesAtOnce;
 }
+
+/**
+ * Steps the runtime would answer at once, with no hook to run: the app has no `onHandshake`
+ * (accepted at once), no `onOpen` (opened at once) or no `onClose` (closed at once). The
+ * machine then takes those transitions without waiting for the event, so a connection costs
+ * fewer actor events. The runtime sets these only while nobody inspects the actors, so an
+ * inspector still sees every state as a snapshot of its own.
+ */
+export interface SettlesAtOnce {
+  accept: boolean;
+  open: boolean;
+  close: boolean;
+}
+
+const NOTHING_AT_ONCE: SettlesAtOnce = Object.freeze({ accept: false, open: false, close: false });
 
 /** How a connection ended: after `onClose` (closed), or without ever opening. */
 export type ConnectionOutcome = 'closed' | 'rejected' | 'aborted';
@@ -23,6 +40,7 @@ export interface ConnectionContext {
   socketGone: boolean;
   drained: boolean;
   outcome: ConnectionOutcome | null;
+  settlesAtOnce: SettlesAtOnce;
 }
 
 /** Events the runtime sends; names are dotted and namespaced under `conn.`. */
@@ -31,7 +49,11 @@ export type ConnectionEvent =
   | { type: 'conn.handshake.rejected'; status: number }
   | { type: 'conn.upgraded' }
   | { type: 'conn.opened' }
-  | { type: 'conn.close.begin'; cause: CloseCause }
+  /**
+   * `socketGone` / `drained`: already true as the close begins (the socket closed first; no
+   * message waits or runs), so the runtime sends no separate event for them.
+   */
+  | { type: 'conn.close.begin'; cause: CloseCause; socketGone?: boolean; drained?: boolean }
   | { type: 'conn.drained' }
   | { type: 'conn.socket.gone' }
   | { type: 'conn.closed' };
@@ -47,9 +69,10 @@ export type ConnectionCommand =
   | { type: 'cmd.release'; outcome: ConnectionOutcome };
 
 /** Context of a new connection; also the context of every connection idle in `open.ready`. */
-export function initialContext(clientId: number): ConnectionContext {
+export function initialContext(clientId: number, settlesAtOnce: SettlesAtOnce = NOTHING_AT_ONCE): ConnectionContext {
   return {
     clientId,
+    settlesAtOnce,
     cause: null,
     closeCode: null,
     closeReason: '',
@@ -82,10 +105,13 @@ export const connectionMachine = setup({
   },
   guards: {
     readyToNotify: ({ context }) => context.socketGone && context.drained,
+    acceptsAtOnce: ({ context }) => context.settlesAtOnce.accept,
+    opensAtOnce: ({ context }) => context.settlesAtOnce.open,
+    closesAtOnce: ({ context }) => context.settlesAtOnce.close,
   },
 }).createMachine({
   id: 'connection',
-  context: ({ input }) => initialContext(input.clientId),
+  context: ({ input }) => initialContext(input.clientId, input.settlesAtOnce),
   initial: 'handshaking',
   states: {
     handshaking: {
@@ -93,6 +119,7 @@ export const connectionMachine = setup({
       states: {
         deciding: {
           entry: emit({ type: 'cmd.handshake' }),
+          always: { guard: 'acceptsAtOnce', target: 'upgrading' },
           on: { 'conn.handshake.accepted': 'upgrading' },
         },
         upgrading: {
@@ -116,6 +143,7 @@ export const connectionMachine = setup({
       states: {
         opening: {
           entry: emit({ type: 'cmd.open' }),
+          always: { guard: 'opensAtOnce', target: 'ready' },
           on: { 'conn.opened': 'ready' },
         },
         ready: {},
@@ -125,7 +153,7 @@ export const connectionMachine = setup({
           target: 'closing',
           actions: assign(({ event }) => {
             const { code, reason } = closeCodeFor(event.cause);
-            return { cause: event.cause, closeCode: code, closeReason: reason };
+            return { cause: event.cause, closeCode: code, closeReason: reason, socketGone: event.socketGone === true, drained: event.drained === true };
           }),
         },
       },
@@ -149,6 +177,7 @@ export const connectionMachine = setup({
             code: context.closeCode as number,
             reason: context.closeReason,
           })),
+          always: { guard: 'closesAtOnce', target: '#connection.closed', actions: assign({ outcome: 'closed' }) },
           on: { 'conn.closed': { target: '#connection.closed', actions: assign({ outcome: 'closed' }) } },
         },
       },

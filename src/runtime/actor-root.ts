@@ -8,7 +8,9 @@
  * every actor of a system reports to its root's inspector.
  */
 import { createActor, fromTransition, type AnyActorRef } from 'xstate';
+import type { SettlesAtOnce } from '../machines/connection.js';
 import type { ResolvedOptions } from '../options.js';
+import type { Websocket } from '../types.js';
 
 const ignoreAll = fromTransition((state: null) => state, null);
 const roots = new WeakMap<object, AnyActorRef>();
@@ -27,4 +29,19 @@ export function actorRootOf(options: ResolvedOptions): AnyActorRef {
 /** Stops a connection actor (XState refuses `stop()` on an actor that has a parent). */
 export function stopActor(actor: AnyActorRef): void {
   (actor as unknown as { _stop(): void })._stop();
+}
+
+/** The eight combinations, shared by every connection. */
+const AT_ONCE: readonly SettlesAtOnce[] = Array.from({ length: 8 }, (_, bits) =>
+  Object.freeze({ accept: (bits & 1) !== 0, open: (bits & 2) !== 0, close: (bits & 4) !== 0 }),
+);
+
+/**
+ * Which hooks a new connection skips because the app does not have them (none while an
+ * inspector watches, so it sees every state as a snapshot of its own).
+ */
+export function settlesAtOnce(options: ResolvedOptions, app: Websocket<unknown>): SettlesAtOnce {
+  if (options.inspect !== null) return AT_ONCE[0] as SettlesAtOnce;
+  const bits = (app.onHandshake === undefined ? 1 : 0) | (app.onOpen === undefined ? 2 : 0) | (app.onClose === undefined ? 4 : 0);
+  return AT_ONCE[bits] as SettlesAtOnce;
 }

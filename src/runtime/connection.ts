@@ -16,6 +16,7 @@ import {
   serverInitiated,
   initialContext,
   type ConnectionCommand,
+  type ConnectionContext,
   type ConnectionEvent,
   type ConnectionMachine,
   type ConnectionOutcome,
@@ -23,7 +24,7 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
-import { actorRootOf, stopActor } from './actor-root.js';
+import { actorRootOf, settlesAtOnce, stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { hibernationQueueOf, type HibernationQueue } from './hibernation.js';
@@ -94,10 +95,13 @@ export class Connection extends ClientSocket {
   start(): void {
     const { clock, handshakeTimeoutMs } = this.host.options;
     const handshake = this.#handshake as Handshake;
-    handshake.timer = clock.setTimeout(() => {
-      handshake.timer = null;
-      this.#send({ type: 'conn.handshake.rejected', status: 503 });
-    }, handshakeTimeoutMs);
+    // Without onHandshake the upgrade is done (or failed) before start() returns.
+    if (this.host.app.onHandshake !== undefined) {
+      handshake.timer = clock.setTimeout(() => {
+        handshake.timer = null;
+        this.#send({ type: 'conn.handshake.rejected', status: 503 });
+      }, handshakeTimeoutMs);
+    }
     this.#wake(false);
   }
 
@@ -113,11 +117,11 @@ export class Connection extends ClientSocket {
    */
   #wake(restore: boolean): Actor<ConnectionMachine> {
     if (this.#actor !== null) return this.#actor;
-    const input = { clientId: this.id };
+    const atOnce = settlesAtOnce(this.host.options, this.host.app);
     const actor = createActor(connectionMachine, {
-      input,
+      input: { clientId: this.id, settlesAtOnce: atOnce },
       parent: actorRootOf(this.host.options),
-      ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id) }) } : {}),
+      ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id, atOnce) }) } : {}),
     });
     actor.on('*', (command) => this.#run(command));
     actor.subscribe({ error: (error) => this.#fatal(error) });
@@ -192,12 +196,19 @@ export class Connection extends ClientSocket {
   }
 
   /** Begins a close on behalf of the app, server or a failure. Ignored once closing. */
-  beginClose(cause: CloseCause): void {
+  beginClose(cause: CloseCause, socketGone = false): void {
     // The peer's close frame already arrived: its code wins, and `ws` reports it on 'close'.
     // (A protocol error also leaves ws closing, but then it is ws's own close we report.)
     const deferToPeer = cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol';
     if ((this.#flags & CLOSE_BEGUN) === 0 && deferToPeer && this.peerClosing) return;
-    this.#send({ type: 'conn.close.begin', cause });
+    // What is already true goes with the event instead of an event of its own.
+    const drained = this.inbound === null || this.inbound.idle;
+    this.#send({ type: 'conn.close.begin', cause, socketGone, drained });
+  }
+
+  /** What the actor already knows (after conn.close.begin carried it), or is to skip. */
+  #context(): ConnectionContext {
+    return this.#wake(true).getSnapshot().context;
   }
 
   #run(command: ConnectionCommand): void {
@@ -252,6 +263,8 @@ export class Connection extends ClientSocket {
     decision.settled = true;
     const handshake = this.#handshake as Handshake;
     handshake.decision = decision;
+    // No onHandshake: the machine accepted already (server.ts refused upgrades while stopping).
+    if (this.#context().settlesAtOnce.accept) return;
     if (!outcome.ok) {
       this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
       this.#send({ type: 'conn.handshake.rejected', status: 500 });
@@ -290,7 +303,7 @@ export class Connection extends ClientSocket {
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, data));
     this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
     if (outcome.ok) {
-      this.#send({ type: 'conn.opened' });
+      if (!this.#context().settlesAtOnce.open) this.#send({ type: 'conn.opened' });
       if ((this.#flags & CLOSE_BEGUN) === 0) {
         this.#transition('open.ready');
         this.#hibernation().add(this);
@@ -308,7 +321,7 @@ export class Connection extends ClientSocket {
   }
 
   drained(): void {
-    this.#send({ type: 'conn.drained' });
+    if (!this.#context().drained) this.#send({ type: 'conn.drained' });
   }
 
   #hookFailed(hook: string, error: unknown): void {
@@ -337,9 +350,9 @@ export class Connection extends ClientSocket {
   protected socketClosed(code: number, reason: Buffer): void {
     this.closed_at = this.host.options.clock.now();
     if ((this.#flags & CLOSE_BEGUN) === 0) {
-      this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') });
+      this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') }, true);
     }
-    this.#send({ type: 'conn.socket.gone' });
+    if (!this.#context().socketGone) this.#send({ type: 'conn.socket.gone' });
   }
 
   async #notifyClose(code: number, reason: string): Promise<void> {
@@ -350,7 +363,7 @@ export class Connection extends ClientSocket {
       this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
       if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
-    this.#send({ type: 'conn.closed' });
+    if (!this.#context().settlesAtOnce.close) this.#send({ type: 'conn.closed' });
   }
 
   #release(): void {
@@ -360,7 +373,6 @@ export class Connection extends ClientSocket {
     this.state = 'closed';
     this.#stopHandshakeWatch();
     this.#handshake = null;
-    this.#actor = null;
     this.host.released(this);
   }
 
