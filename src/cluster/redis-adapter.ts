@@ -26,8 +26,13 @@ export interface RedisAdapterOptions {
   readonly redis?: RedisOptions;
   /** Prefix of every key and channel, so several clusters can share one Redis. Default `'wsactor'`. */
   readonly prefix?: string;
-  /** How long `request`/`requestAll` wait for replies. Default 5000. */
+  /** How long `request`/`requestAll` wait for a node to answer (or acknowledge a broadcast or multicast). Default 5000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * How long a node that acknowledged a broadcast or multicast may take to finish its socket
+   * writes and report them (at scale that is seconds, not milliseconds). Default 60000.
+   */
+  readonly deliveryTimeoutMs?: number;
   /** Where connection errors, gaps and malformed messages are reported. Default: the console. */
   readonly logger?: Logger;
 }
@@ -41,7 +46,9 @@ export interface RedisAdapterStats extends AdapterStats {
 /** The Redis adapter, with its extra counters. */
 export type RedisClusterAdapter = ClusterAdapter & { readonly stats: Readonly<RedisAdapterStats> };
 
-const optionNames = new Set(['url', 'redis', 'prefix', 'requestTimeoutMs', 'logger']);
+const optionNames = new Set(['url', 'redis', 'prefix', 'requestTimeoutMs', 'deliveryTimeoutMs', 'logger']);
+/** Requests whose answer waits for many socket writes: the receiver acknowledges them first. */
+const ACKED_OPS: ReadonlySet<NodeRequest['op']> = new Set(['broadcast', 'multicast']);
 /** Connection errors repeat on every retry during an outage; one line per connection per this period. */
 const ERROR_LOG_INTERVAL_MS = 5000;
 /** How long the largest peer count seen stays the answer for `unreached` when Redis is down. */
@@ -52,19 +59,31 @@ const LEAVE_STEP_MS = 1000;
 const RAISE_SEQ_SCRIPT =
   "local v = tonumber(redis.call('GET', KEYS[1]) or '0') if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
 
-type PendingOne = { readonly kind: 'one'; readonly nodeId: number; readonly timer: NodeJS.Timeout; resolve(reply: NodeReply): void; reject(error: Error): void };
+type PendingOne = {
+  readonly kind: 'one';
+  readonly nodeId: number;
+  timer: NodeJS.Timeout;
+  /** Called when the node acknowledged: from then on it has `deliveryTimeoutMs`. */
+  acked(): void;
+  resolve(reply: NodeReply): void;
+  reject(error: Error): void;
+};
 type PendingAll = {
   readonly kind: 'all';
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
   readonly replies: NodeReply[];
   readonly from: Set<number>;
+  /** Nodes that acknowledged; they get `deliveryTimeoutMs` to reply. */
+  readonly acked: Set<number>;
   expected: number | null;
+  /** Nodes given up on when the request timeout passed without their ack or reply. */
+  givenUp: number;
   resolve(gathered: Gathered): void;
 };
 
 /** Creates a Redis pub/sub cluster adapter; options are checked here, Redis is first contacted by `join()`. */
 export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter {
-  const { url, redis, prefix, requestTimeoutMs, logger } = checkOptions(options);
+  const { url, redis, prefix, requestTimeoutMs, deliveryTimeoutMs, logger } = checkOptions(options);
   const allChannel = `${prefix}:all`;
   const seqKey = `${prefix}:node-seq`;
   const nodeChannel = (id: number): string => `${prefix}:node:${id}`;
@@ -164,7 +183,7 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
     if (answer === null || state === 'left') return;
     const channel = channelBytes.toString();
     const decoded = decodeMessage(bytes);
-    if (!decoded.ok || (decoded.message.kind === 'rep' && channel === allChannel)) {
+    if (!decoded.ok || (decoded.message.kind !== 'req' && channel === allChannel)) {
       stats.malformed += 1;
       warnMalformed(new ClusterError(`Malformed message on ${channel}: ${decoded.ok ? 'a reply on the all channel' : decoded.reason}`));
       return;
@@ -175,7 +194,14 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
     if (message.from !== nodeId) heardFrom.set(message.from, Date.now());
     checkSequence(message.from, channel, message.seq);
     if (message.kind === 'req') onRequest(answer, message);
-    else onReply(message);
+    else if (message.kind === 'rep') onReply(message);
+    else onAck(message.from, message.id);
+  }
+
+  function onAck(from: number, id: number): void {
+    const entry = pending.get(id);
+    if (entry?.kind === 'one' && entry.nodeId === from) entry.acked();
+    else if (entry?.kind === 'all') entry.acked.add(from);
   }
 
   function onRequest(answer: RequestHandler, message: WireRequest): void {
@@ -184,6 +210,9 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
       const wire = error instanceof WsActorError ? error : new ClusterError(describe(error));
       return { op: 'result', error: { code: wire.code, message: wire.message } };
     };
+    if (ACKED_OPS.has(message.request.op)) {
+      publish(nodeChannel(message.from), (seq) => ({ kind: 'ack', from: nodeId, seq, id: message.id })).catch((error: unknown) => warnReply(error));
+    }
     let result: NodeReply | Promise<NodeReply>;
     // Called synchronously, in arrival order: the handler starts its socket writes before it returns.
     try {
@@ -231,7 +260,7 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
   }
 
   function missing(entry: PendingAll): number {
-    return Math.max(0, (entry.expected ?? knownPeers()) - entry.replies.length);
+    return entry.givenUp + Math.max(0, (entry.expected ?? knownPeers()) - entry.replies.length);
   }
 
   async function join(requestHandler: RequestHandler): Promise<number> {
@@ -273,12 +302,24 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
     if (!Number.isSafeInteger(target) || target < 1 || target > MAX_NODE_ID) return Promise.reject(new NodeUnreachableError(target, 'not a node id'));
     const id = nextRequestId++;
     return new Promise<NodeReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (settle(id) === undefined) return;
-        stats.requestTimeouts += 1;
-        reject(new NodeUnreachableError(target, `no reply within ${requestTimeoutMs} ms`));
-      }, requestTimeoutMs);
-      pending.set(id, { kind: 'one', nodeId: target, timer, resolve, reject });
+      const expire = (ms: number): NodeJS.Timeout =>
+        setTimeout(() => {
+          if (settle(id) === undefined) return;
+          stats.requestTimeouts += 1;
+          reject(new NodeUnreachableError(target, `no reply within ${ms} ms`));
+        }, ms);
+      const entry: PendingOne = {
+        kind: 'one',
+        nodeId: target,
+        timer: expire(requestTimeoutMs),
+        acked() {
+          clearTimeout(entry.timer);
+          entry.timer = expire(deliveryTimeoutMs);
+        },
+        resolve,
+        reject,
+      };
+      pending.set(id, entry);
       publish(nodeChannel(target), (seq) => ({ kind: 'req', from: nodeId, seq, id, request: req, payload })).then(
         (receivers) => {
           if (receivers === 0) settle(id)?.reject(new NodeUnreachableError(target, 'no such node'));
@@ -292,18 +333,41 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
     if (state !== 'joined') return Promise.resolve({ replies: [], unreached: 0 });
     const id = nextRequestId++;
     return new Promise<Gathered>((resolve) => {
-      const timer = setTimeout(() => {
+      // Phase 1 (requestTimeoutMs): every node answers or acknowledges. Phase 2
+      // (deliveryTimeoutMs): nodes that acknowledged finish their writes and answer.
+      const lastCall = (): void => {
         if (pending.get(id) !== entry) return;
-        stats.requestTimeouts += missing(entry); // one per node that did not answer
+        stats.requestTimeouts += missing(entry);
         finishAll(id);
-      }, requestTimeoutMs);
-      const entry: PendingAll = { kind: 'all', timer, replies: [], from: new Set(), expected: null, resolve };
+      };
+      const firstCall = (): void => {
+        if (pending.get(id) !== entry) return;
+        const busy = [...entry.acked].filter((node) => !entry.from.has(node)).length;
+        if (busy === 0) return lastCall();
+        const silent = Math.max(0, (entry.expected ?? knownPeers()) - entry.replies.length - busy);
+        stats.requestTimeouts += silent;
+        entry.givenUp = silent;
+        entry.expected = entry.replies.length + busy;
+        entry.timer = setTimeout(lastCall, Math.max(1, deliveryTimeoutMs - requestTimeoutMs));
+      };
+      const entry: PendingAll = {
+        kind: 'all',
+        timer: setTimeout(firstCall, requestTimeoutMs),
+        replies: [],
+        from: new Set(),
+        acked: new Set(),
+        expected: null,
+        givenUp: 0,
+        resolve,
+      };
       pending.set(id, entry);
       publish(allChannel, (seq) => ({ kind: 'req', from: nodeId, seq, id, request: req, payload })).then(
         (receivers) => {
           // Our own subscriber is one of the receivers, unless it is reconnecting (then no reply can reach us anyway).
-          entry.expected = Math.max(0, receivers - (subscriber.status === 'ready' ? 1 : 0));
-          notePeers(entry.expected);
+          const audience = Math.max(0, receivers - (subscriber.status === 'ready' ? 1 : 0));
+          notePeers(audience);
+          if (pending.get(id) !== entry || entry.givenUp > 0) return; // the count came after the request timeout
+          entry.expected = audience;
           if (entry.replies.length >= entry.expected) finishAll(id);
         },
         () => finishAll(id), // Redis is down: no replies, and every peer we knew of is unreached
@@ -365,7 +429,7 @@ function checkOptions(options: RedisAdapterOptions): Required<Omit<RedisAdapterO
   for (const key of Object.keys(options)) {
     if (!optionNames.has(key)) throw new InvalidOptionError(`Unknown redisAdapter option "${key}"`);
   }
-  const { url, redis, prefix = 'wsactor', requestTimeoutMs = 5000, logger = consoleLogger } = options;
+  const { url, redis, prefix = 'wsactor', requestTimeoutMs = 5000, deliveryTimeoutMs = 60_000, logger = consoleLogger } = options;
   if (url !== undefined && redis !== undefined) throw new InvalidOptionError('redisAdapter: give "url" or "redis", not both');
   if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\/./.test(url))) {
     throw new InvalidOptionError(`redisAdapter option "url" must be a redis:// or rediss:// URL, got ${String(url)}`);
@@ -377,8 +441,11 @@ function checkOptions(options: RedisAdapterOptions): Required<Omit<RedisAdapterO
   if (!Number.isSafeInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > 2 ** 31 - 1) {
     throw new InvalidOptionError(`redisAdapter option "requestTimeoutMs" must be a positive integer of milliseconds, got ${String(requestTimeoutMs)}`);
   }
+  if (!Number.isSafeInteger(deliveryTimeoutMs) || deliveryTimeoutMs < requestTimeoutMs || deliveryTimeoutMs > 2 ** 31 - 1) {
+    throw new InvalidOptionError(`redisAdapter option "deliveryTimeoutMs" must be an integer of milliseconds >= requestTimeoutMs, got ${String(deliveryTimeoutMs)}`);
+  }
   if (typeof logger !== 'object' || logger === null || typeof logger.error !== 'function' || typeof logger.warn !== 'function') {
     throw new InvalidOptionError('redisAdapter option "logger" must have error() and warn() methods');
   }
-  return { url, redis, prefix, requestTimeoutMs, logger };
+  return { url, redis, prefix, requestTimeoutMs, deliveryTimeoutMs, logger };
 }

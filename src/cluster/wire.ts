@@ -29,7 +29,18 @@ export interface WireReply {
   readonly reply: NodeReply;
 }
 
-export type WireMessage = WireRequest | WireReply;
+/**
+ * "Got it, working on it": sent at once for requests whose answer waits for many socket
+ * writes (broadcast, multicast), so a busy node is told apart from an unreachable one.
+ */
+export interface WireAck {
+  readonly kind: 'ack';
+  readonly from: number;
+  readonly seq: number;
+  readonly id: number;
+}
+
+export type WireMessage = WireRequest | WireReply | WireAck;
 
 /** What {@link decodeMessage} found: a message, or why the bytes are not one. */
 export type Decoded = { readonly ok: true; readonly message: WireMessage } | { readonly ok: false; readonly reason: string };
@@ -40,11 +51,11 @@ const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 interface Header {
   readonly v: 1;
-  readonly k: 'req' | 'rep';
+  readonly k: 'req' | 'rep' | 'ack';
   readonly f: number;
   readonly s: number;
   readonly i: number;
-  readonly b: NodeRequest | NodeReply;
+  readonly b: NodeRequest | NodeReply | null;
   /** Whether payload bytes follow the header (distinguishes `null` from an empty Buffer). */
   readonly p: boolean;
 }
@@ -58,7 +69,7 @@ export function encodeMessage(message: WireMessage): Buffer {
     f: message.from,
     s: message.seq,
     i: message.id,
-    b: message.kind === 'req' ? message.request : message.reply,
+    b: message.kind === 'req' ? message.request : message.kind === 'rep' ? message.reply : null,
     p: payload !== null,
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -82,11 +93,15 @@ export function decodeMessage(bytes: Buffer): Decoded {
   }
   if (!isRecord(raw) || raw.v !== 1) return fail('header is not a version 1 object');
   const { k: kind, f: from, s: seq, i: id, b: body, p: hasPayload } = raw;
-  if (kind !== 'req' && kind !== 'rep') return fail('bad kind');
+  if (kind !== 'req' && kind !== 'rep' && kind !== 'ack') return fail('bad kind');
   if (!isPositiveInt(from) || !isPositiveInt(seq) || !isPositiveInt(id)) return fail('bad from, seq or id');
   if (typeof hasPayload !== 'boolean') return fail('bad payload flag');
   const rest = bytes.length - HEADER_LENGTH_BYTES - headerLength;
   if (!hasPayload && rest !== 0) return fail(`${rest} stray bytes after the header`);
+  if (kind === 'ack') {
+    if (hasPayload || body !== null) return fail('an ack carries no body or payload');
+    return { ok: true, message: { kind, from, seq, id } };
+  }
   if (kind === 'rep') {
     if (hasPayload) return fail('a reply carries no payload');
     if (!isNodeReply(body)) return fail('bad reply body');

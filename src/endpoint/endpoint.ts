@@ -211,12 +211,13 @@ export class ClientEndpoint implements Endpoint {
     if (!Buffer.isBuffer(payload)) {
       return { sent: [], failed: [...this.#allExcept(except)].map((clientId) => ({ clientId, error: payload })) };
     }
-    // Local writes and the publish to other nodes both start now, in call order.
-    const local = this.#deliver(payload, binary, this.#allExcept(except));
     const adapter = this.#adapter;
-    if (adapter === null) return local;
+    if (adapter === null) return this.#deliver(payload, binary, this.#allExcept(except));
+    // The publish first, so other nodes write while this one does; both start now, so every
+    // client's order with earlier and later calls holds.
     const remoteExcept = except.filter((id) => this.#remoteNodeOf(id) !== null);
     const gathered = adapter.requestAll({ op: 'broadcast', binary, except: remoteExcept }, payload);
+    const local = this.#deliver(payload, binary, this.#allExcept(except));
     const [mine, { replies, unreached }] = await Promise.all([local, gathered]);
     const sent = [...mine.sent];
     const failed = [...mine.failed];

@@ -215,6 +215,38 @@ describe('redisAdapter', () => {
     expect(a.got).toEqual([]); // a node does not answer its own broadcast
   });
 
+  it('a busy node that acknowledged a broadcast or multicast is waited for, up to deliveryTimeoutMs', async () => {
+    const slow = (ms: number) => (): Promise<NodeReply> =>
+      new Promise((resolve) => setTimeout(() => resolve({ op: 'delivery', sent: [ms], failed: [] }), ms));
+    const a = await node({ requestTimeoutMs: 150, deliveryTimeoutMs: 2000 });
+    const b = await node({}, slow(500)); // slower than requestTimeoutMs, within deliveryTimeoutMs
+    const c = await node({}, slow(500));
+    const broadcast = { op: 'broadcast', binary: false, except: [] } as const;
+    const gathered = await a.adapter.requestAll(broadcast, Buffer.from('x'));
+    expect(gathered).toEqual({ replies: [{ op: 'delivery', sent: [500], failed: [] }, { op: 'delivery', sent: [500], failed: [] }], unreached: 0 });
+    const multicast = { op: 'multicast', binary: false, clientIds: [1] } as const;
+    expect(await a.adapter.request(b.id, multicast, Buffer.from('x'))).toEqual({ op: 'delivery', sent: [500], failed: [] });
+    expect(a.adapter.stats.requestTimeouts).toBe(0);
+    // A send is not acknowledged: the request timeout applies to its reply.
+    await expect(a.adapter.request(c.id, send(1), null)).rejects.toMatchObject({ code: ErrorCodes.NODE_UNREACHABLE });
+  });
+
+  it('a node that acknowledged but never answers is unreached after deliveryTimeoutMs; a silent one after requestTimeoutMs', async () => {
+    const a = await node({ requestTimeoutMs: 150, deliveryTimeoutMs: 600 });
+    await node({}, () => new Promise<NodeReply>(() => undefined)); // acks, then hangs
+    await node(); // answers at once
+    const started = Date.now();
+    const gathered = await a.adapter.requestAll({ op: 'broadcast', binary: false, except: [] }, Buffer.from('x'));
+    expect(gathered.unreached).toBe(1);
+    expect(gathered.replies).toHaveLength(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    expect(a.adapter.stats.requestTimeouts).toBe(1);
+    // 'clients' is not acknowledged: a hanging node is given up after requestTimeoutMs.
+    const quick = Date.now();
+    expect((await a.adapter.requestAll({ op: 'clients' }, null)).unreached).toBe(1);
+    expect(Date.now() - quick).toBeLessThan(500);
+  });
+
   it('keeps send order across the node channel and the all channel', async () => {
     const a = await node();
     const b = await node();
