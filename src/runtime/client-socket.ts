@@ -1,8 +1,8 @@
 /**
  * The I/O side of one open connection: the `ws` socket with its counters, the inbound queue
- * and read gate, the rate window, the heartbeat, outbound writes with their bound, and the
- * close period. Lifecycle decisions stay with the Connection (which extends this class) and its
- * actor; this reports what happened on the wire and does what it is told.
+ * and read gate, the rate window, the heartbeat and the close period (outbound writes are in
+ * the base class, Outbound). Lifecycle decisions stay with the Connection (which extends this
+ * class) and its actor; this reports what happened on the wire and does what it is told.
  *
  * Memory: an idle connection is one object. The socket hands its events to it (no listeners),
  * the heartbeat is a node of the server's sweep, the read gate is a number, and the inbound
@@ -51,7 +51,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
   abstract drained(): void;
   protected abstract socketClosed(code: number, reason: Buffer): void;
 
-  /** Takes over the upgraded socket: counters from here, listeners, heartbeat, inbound queue. */
+  /** Takes over the upgraded socket: counters from here, its events, heartbeat, inbound queue. */
   protected attachSocket(ws: WebSocket): void {
     const { options } = this.host;
     this.attachOutbound(ws);
