@@ -34,9 +34,8 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
   #io = 0;
   #rate: RateWindow | null = null;
   #closeTimer: unknown = null;
-  hbPrev: HeartbeatMember | null = null;
-  hbNext: HeartbeatMember | null = null;
-  hbDue = -1;
+  hbIndex = -1;
+  hbDue = 0;
   hbUnanswered = 0;
 
   constructor(id: number, host: SocketHost, socket: Duplex) {
