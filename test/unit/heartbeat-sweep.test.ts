@@ -1,5 +1,5 @@
 /**
- * The one-timer heartbeat sweep must ping and give up at exactly the moments a timer per
+ * The one-timer heartbeat sweep (a heap of due times) must ping and give up at exactly the moments a timer per
  * client would. Property: random adds, removes, reads and clock advances give the same
  * per-client event times as a naive reference with one timer each.
  */
@@ -99,8 +99,7 @@ function run(ops: readonly Op[]): { sweep: Log; reference: Log } {
   const sweep = new HeartbeatSweep(sweepClock, INTERVAL, MAX_UNANSWERED);
   const members: HeartbeatMember[] = Array.from({ length: CLIENTS }, (_, k) => {
     const member: HeartbeatMember = {
-      hbPrev: null,
-      hbNext: null,
+      hbIndex: -1,
       hbDue: -1,
       hbUnanswered: 0,
       lastReadTime: () => lastRead[k] ?? 0,
@@ -122,7 +121,7 @@ function run(ops: readonly Op[]): { sweep: Log; reference: Log } {
     const member = members[op.client] as HeartbeatMember;
     if (op.kind === 'add') {
       // A removed (or given-up) client comes back as new: read "now", like a fresh connection.
-      if (member.hbDue < 0) lastRead[op.client] = refLastRead[op.client] = sweepClock.now();
+      if (member.hbIndex < 0) lastRead[op.client] = refLastRead[op.client] = sweepClock.now();
       sweep.add(member);
       reference.add(op.client);
     } else if (op.kind === 'remove') {
