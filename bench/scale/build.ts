@@ -1,5 +1,5 @@
 /**
- * Compiles the cluster worker and the client process (with the parts of src/ they import)
+ * Compiles the cluster workers (wsactor and raw `ws`) and the client process (with the parts of src/ they import)
  * to JavaScript, as bench/lib/build.ts does for the other benchmarks and for the same reason:
  * they run under plain `node`, without a loader's costs. Own directory, so a concurrent
  * `npm run bench` does not compile over it.
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const JS_DIR = `${root}bench/results/raw/scale-js/`;
-const ENTRIES = ['worker', 'client'] as const;
+const ENTRIES = ['worker', 'raw-worker', 'client'] as const;
 
 export function buildScaleJs(): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -10,6 +10,8 @@ const PER_ADDRESS = 15_000;
 
 export interface ScaleConfig {
   quick: boolean;
+  /** Servers to run, in order: `--server wsactor|raw`, or `--baseline` for raw `ws` then wsactor. */
+  servers: ('wsactor' | 'raw')[];
   connections: number;
   workers: number;
   clients: number;
@@ -39,6 +41,8 @@ export function parseConfig(argv: string[]): ScaleConfig {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      server: { type: 'string', default: 'wsactor' },
+      baseline: { type: 'boolean', default: false },
       connections: { type: 'string' },
       workers: { type: 'string' },
       clients: { type: 'string' },
@@ -51,6 +55,9 @@ export function parseConfig(argv: string[]): ScaleConfig {
     },
   });
   const quick = values.quick;
+  const server = values.server;
+  if (server !== 'wsactor' && server !== 'raw') throw new Error(`--server must be wsactor or raw, got ${server}`);
+  const servers = values.baseline ? (['raw', 'wsactor'] as const) : ([server] as const);
   const connections = positive('connections', values.connections, quick ? 10_000 : 100_000);
   const byLimit = Math.max(2, Math.ceil(connections / PER_PROCESS));
   const workers = positive('workers', values.workers, byLimit);
@@ -63,6 +70,7 @@ export function parseConfig(argv: string[]): ScaleConfig {
   const addresses = Array.from({ length: clients }, (_, c) => Array.from({ length: perClient }, (_, a) => `127.0.0.${2 + c * perClient + a}`));
   return {
     quick,
+    servers: [...servers],
     connections,
     workers,
     clients,
@@ -72,7 +80,7 @@ export function parseConfig(argv: string[]): ScaleConfig {
     broadcasts: positive('broadcasts', values.broadcasts, 3),
     addresses,
     // Connecting runs at a few thousand per second here; the rest is start, memory, broadcasts, stop.
-    timeoutMs: positive('timeout', values.timeout, 120 + Math.ceil(connections / 250)) * 1000,
+    timeoutMs: positive('timeout', values.timeout, (120 + Math.ceil(connections / 250)) * servers.length) * 1000,
     cpuProf: values['cpu-prof'],
     out: values.out,
   };

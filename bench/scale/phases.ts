@@ -186,11 +186,14 @@ export interface BroadcastRun {
   byClientMs: number[];
 }
 
-export async function broadcastOnce(b: Bench, control: Control, seq: number): Promise<BroadcastRun> {
+/** Starts broadcast `seq` and resolves with its result: the control connection (wsactor) or IPC to every worker (raw `ws`). */
+export type Trigger = (seq: number, timeoutMs: number) => Promise<BroadcastReply>;
+
+export async function broadcastOnce(b: Bench, trigger: Trigger, seq: number): Promise<BroadcastRun> {
   const timeoutMs = 60_000;
   const receipts = Promise.all(b.clients.map((c) => c.request('await', { seq, timeoutMs }, timeoutMs + 10_000)));
   await sleep(50); // the await requests reach the clients before the broadcast does
-  const reply = await control.request(seq, timeoutMs);
+  const reply = await trigger(seq, timeoutMs);
   const all = await receipts;
   const byWorkerMs: Record<string, { first: number; last: number }> = {};
   for (const r of all) {

@@ -60,6 +60,8 @@ export type WorkerCommands = {
   cpu: { req: null; res: CpuTime };
   /** `endpoint.getClients()` (cluster-wide) and how long it took. */
   cluster: { req: null; res: { count: number; ms: number } };
+  /** Raw `ws` workers only (`--server raw`): the send loop over `wss.clients`, and how long it took. */
+  broadcast: { req: { seq: number; sendMs: number }; res: { sent: number; loopMs: number } };
 };
 export type WorkerCommand = keyof WorkerCommands;
 
@@ -68,6 +70,7 @@ export interface WorkerRequest {
   readonly tag: 'scale-bench';
   readonly id: number;
   readonly cmd: WorkerCommand;
+  readonly arg?: WorkerCommands[WorkerCommand]['req'];
 }
 export interface WorkerReply {
   readonly tag: 'scale-bench';

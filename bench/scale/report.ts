@@ -37,6 +37,18 @@ export interface ScaleResults {
   stop: { ms: number; closeCodes: Record<string, number> };
 }
 
+/** The raw `ws` run (`--server raw`, `--baseline`): what it shares with the wsactor run. */
+export interface RawResults {
+  connections: number;
+  connect: ConnectResult;
+  workers: WorkerRow[];
+  rssPerConn: number;
+  heapPerConn: number;
+  broadcasts: BroadcastRun[];
+  /** Per broadcast, each worker's send loop over `wss.clients`. */
+  loopMs: number[][];
+}
+
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
 const ms = (n: number): string => `${fmt(n)} ms`;
 
@@ -56,6 +68,12 @@ function nodeLabel(nodes: Nodes, pid: string): string {
 
 /** Where one broadcast's time went: the sender's own clients, then those of the other workers (through Redis). */
 export function spread(nodes: Nodes, run: BroadcastRun): string {
+  if (run.reply.pid === 0) {
+    // raw `ws`: every worker sends to its own clients, no sender
+    const all = Object.values(run.byWorkerMs);
+    const lasts = all.map((t) => t.last).sort((a, b) => a - b);
+    return `each worker's clients: first receipts from ${ms(Math.min(...all.map((t) => t.first)))}, last ones from ${ms(lasts[0] ?? 0)} to ${ms(lasts[lasts.length - 1] ?? 0)}`;
+  }
   const sender = run.byWorkerMs[String(run.reply.pid)];
   const others = Object.entries(run.byWorkerMs).filter(([pid]) => Number(pid) !== run.reply.pid);
   const slowest = others.sort((a, b) => b[1].last - a[1].last)[0];
@@ -93,9 +111,36 @@ export function table(r: ScaleResults): string {
   return ['| metric | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
 }
 
+export function rawLines(r: RawResults): string {
+  const times = r.broadcasts.map((b) => b.ms);
+  const ok = r.broadcasts.every((b) => b.received === r.connections && b.duplicates === 0 && b.reply.sent === r.connections);
+  return [
+    `raw ws (node:cluster, ${r.workers.length} workers, minimal WebSocketServer): ${fmt(r.connections)} connected in ${fmt(r.connect.ms / 1000, 1)} s; ${kib(r.rssPerConn)} RSS, ${kib(r.heapPerConn)} heap per connection`,
+    ...r.broadcasts.map((b, i) => `raw ws broadcast ${i + 1}: ${ms(b.ms)} (send loops ${(r.loopMs[i] ?? []).map((t) => fmt(t)).join(', ')} ms); ${spread(r.workers, b)}`),
+    `raw ws broadcast, median: ${ms(median(times))}; ${ok ? 'every connection got each exactly once' : `MISMATCH: ${r.broadcasts.map(delivery).join('; ')}`}`,
+  ].join('\n');
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;
+
+export function rawJson(r: RawResults): Record<string, unknown> {
+  return {
+    connect: { ms: Math.round(r.connect.ms), perSecond: Math.round(r.connect.perSecond) },
+    perWorker: r.workers.map((w) => w.connections),
+    rssPerConn: Math.round(r.rssPerConn),
+    heapPerConn: Math.round(r.heapPerConn),
+    broadcasts: r.broadcasts.map((b, i) => ({ ms: round(b.ms), loopsDoneMs: round(b.resolvedMs), loopMs: (r.loopMs[i] ?? []).map(round), sent: b.reply.sent, received: b.received, duplicates: b.duplicates, byClientMs: b.byClientMs.map(round) })),
+    broadcastMedianMs: round(median(r.broadcasts.map((b) => b.ms))),
+  };
+}
+
+export function writeJson(file: string, body: Record<string, unknown>): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(body, null, 1)}\n`);
+}
+
 /** A few KB: the figures above plus each broadcast's per-worker and per-client-process times. */
 export function writeResults(file: string, r: ScaleResults, extra: Record<string, unknown>): void {
-  const round = (n: number): number => Math.round(n * 10) / 10;
   const broadcasts = r.broadcasts.map((b) => ({
     ms: round(b.ms),
     resolvedMs: round(b.resolvedMs),
@@ -123,6 +168,5 @@ export function writeResults(file: string, r: ScaleResults, extra: Record<string
     broadcastMedianMs: round(median(r.broadcasts.map((b) => b.ms))),
     stop: { ms: Math.round(r.stop.ms), closeCodes: r.stop.closeCodes },
   };
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(body, null, 1)}\n`);
+  writeJson(file, body);
 }

@@ -63,6 +63,7 @@ const commands: { [K in keyof WorkerCommands]: () => Promise<WorkerCommands[K]['
     const count = (await endpoint?.getClients())?.length ?? 0;
     return { count, ms: performance.now() - started };
   },
+  broadcast: () => Promise.reject(new Error('raw ws workers only')),
 };
 
 process.on('message', (raw: unknown) => {

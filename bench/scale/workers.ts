@@ -6,7 +6,7 @@ import { isWorkerMessage, type WorkerCommand, type WorkerCommands, type WorkerRe
 let nextId = 1;
 
 /** Sends `cmd` to cluster worker `workerId` (this process is the cluster primary) and waits for the answer. */
-export function askWorker<K extends WorkerCommand>(workerId: number, cmd: K, timeoutMs = 60_000): Promise<WorkerCommands[K]['res']> {
+export function askWorker<K extends WorkerCommand>(workerId: number, cmd: K, timeoutMs = 60_000, arg?: WorkerCommands[K]['req']): Promise<WorkerCommands[K]['res']> {
   const worker = cluster.workers?.[workerId];
   if (worker === undefined) return Promise.reject(new Error(`no cluster worker ${workerId}`));
   const id = nextId++;
@@ -26,7 +26,7 @@ export function askWorker<K extends WorkerCommand>(workerId: number, cmd: K, tim
       reject(new Error(`worker ${workerId}: ${cmd} got no answer within ${timeoutMs} ms`));
     }, timeoutMs);
     worker.on('message', onMessage);
-    worker.send({ tag: 'scale-bench', id, cmd } satisfies WorkerRequest);
+    worker.send({ tag: 'scale-bench', id, cmd, ...(arg === undefined ? {} : { arg }) } satisfies WorkerRequest);
   });
 }
 
