@@ -303,11 +303,11 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
     const id = nextRequestId++;
     return new Promise<NodeReply>((resolve, reject) => {
       const expire = (ms: number): NodeJS.Timeout =>
-        setTimeout(() => {
+        afterIo(ms, () => {
           if (settle(id) === undefined) return;
           stats.requestTimeouts += 1;
           reject(new NodeUnreachableError(target, `no reply within ${ms} ms`));
-        }, ms);
+        });
       const entry: PendingOne = {
         kind: 'one',
         nodeId: target,
@@ -348,11 +348,11 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
         stats.requestTimeouts += silent;
         entry.givenUp = silent;
         entry.expected = entry.replies.length + busy;
-        entry.timer = setTimeout(lastCall, Math.max(1, deliveryTimeoutMs - requestTimeoutMs));
+        entry.timer = afterIo(Math.max(1, deliveryTimeoutMs - requestTimeoutMs), lastCall);
       };
       const entry: PendingAll = {
         kind: 'all',
-        timer: setTimeout(firstCall, requestTimeoutMs),
+        timer: afterIo(requestTimeoutMs, firstCall),
         replies: [],
         from: new Set(),
         acked: new Set(),
@@ -390,6 +390,15 @@ export function redisAdapter(options: RedisAdapterOptions): RedisClusterAdapter 
   }
 
   return { join, request, requestAll, leave, stats };
+}
+
+/**
+ * `setTimeout`, but the callback runs only after the I/O that arrived meanwhile was read.
+ * A node busy in a long write loop (its own share of a broadcast) fires expired timers
+ * before it reads the acks and replies waiting on its socket; they must count first.
+ */
+function afterIo(ms: number, callback: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(callback), ms);
 }
 
 async function close(conn: Redis): Promise<void> {

@@ -3,6 +3,8 @@
  * ids, round trips with binary payloads, broadcast gathering, ordering across the node and
  * all channels, gap counting, malformed input, and a Redis outage and restart.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NodeReply, NodeRequest, RequestHandler } from '../../src/cluster/adapter.js';
@@ -11,6 +13,8 @@ import { SendNumbers, decodeMessage, encodeMessage, type WireMessage } from '../
 import { ErrorCodes } from '../../src/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+
+const RESPONDER = fileURLToPath(new URL('./fixtures/redis-responder.ts', import.meta.url));
 
 interface Node {
   readonly adapter: RedisClusterAdapter;
@@ -230,6 +234,35 @@ describe('redisAdapter', () => {
     // A send is not acknowledged: the request timeout applies to its reply.
     await expect(a.adapter.request(c.id, send(1), null)).rejects.toMatchObject({ code: ErrorCodes.NODE_UNREACHABLE });
   });
+
+  it('a requester blocked past the timeout still counts the replies that arrived meanwhile', async () => {
+    // The other node runs in its own process, so it answers while this one is blocked.
+    const child = spawn(process.execPath, ['--import', 'tsx', RESPONDER, redis.url, prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const remoteId = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          const match = /ready (\d+)/.exec(chunk.toString());
+          if (match !== null) resolve(Number(match[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`responder exited with ${String(code)}`)));
+      });
+      const a = await node({ requestTimeoutMs: 100, deliveryTimeoutMs: 100 });
+      const gathered = a.adapter.requestAll({ op: 'clients' }, null);
+      const one = a.adapter.request(remoteId, send(1), null);
+      // As when a sender writes its own share of a broadcast: its loop is busy past the timeout.
+      const until = Date.now() + 400;
+      while (Date.now() < until) {
+        /* busy */
+      }
+      const [all, single] = await Promise.allSettled([gathered, one]);
+      expect(all.status === 'fulfilled' ? all.value : all.reason).toEqual({ replies: [{ op: 'clients', clientIds: [remoteId] }], unreached: 0 });
+      expect(single.status).toBe('fulfilled');
+      expect(a.adapter.stats.requestTimeouts).toBe(0);
+    } finally {
+      child.stdin.end();
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }, 20_000);
 
   it('a node that acknowledged but never answers is unreached after deliveryTimeoutMs; a silent one after requestTimeoutMs', async () => {
     const a = await node({ requestTimeoutMs: 150, deliveryTimeoutMs: 600 });
