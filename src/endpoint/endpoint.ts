@@ -195,14 +195,15 @@ export class ClientEndpoint implements Endpoint {
     return Promise.resolve({ ok: true });
   }
 
-  async #sendOne(data: unknown, clientId: number, binary: boolean): Promise<SendResult> {
+  /** Not async: a local send returns the client's own promise, with no extra microtask hops. */
+  #sendOne(data: unknown, clientId: number, binary: boolean): Promise<SendResult> {
     const payload = toPayload(data, binary);
-    if (!Buffer.isBuffer(payload)) return failure(payload);
+    if (!Buffer.isBuffer(payload)) return Promise.resolve(failure(payload));
+    const client = this.#clients.get(clientId);
+    if (client !== undefined) return client.send(payload, binary);
     const node = this.#remoteNodeOf(clientId);
     if (node !== null) return this.#ask(node, { op: 'send', clientId, binary }, payload, (reply) => sendResultOf(reply, clientId));
-    const client = this.#clients.get(clientId);
-    if (client === undefined) return failure(new UnknownClientError(clientId));
-    return client.send(payload, binary);
+    return Promise.resolve(failure(new UnknownClientError(clientId)));
   }
 
   async #broadcast(data: unknown, binary: boolean, exceptIds: readonly number[]): Promise<BroadcastResult> {

@@ -28,6 +28,9 @@ import { limitedWebSocketClass } from './limited-websocket.js';
  */
 let nextClientId = 1;
 
+/** Shared, so an upgrading socket costs no closure. */
+function ignoreError(): void {}
+
 function supervisorFor(start: () => Promise<void>, stop: () => Promise<void>) {
   return supervisorMachine.provide({
     actors: { start: fromPromise(start), stop: fromPromise(stop) },
@@ -286,7 +289,7 @@ export class WsActorServer<H = unknown> {
   };
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => undefined); // a reset during the handshake must not crash us
+    socket.on('error', ignoreError); // a reset during the handshake must not crash us
     if (!this.#matchesPath(req)) {
       // Beside other upgrade listeners, a foreign path is theirs to answer.
       const owner = this.#options.server;
@@ -334,7 +337,10 @@ export class WsActorServer<H = unknown> {
         this.#decisions.set(req, decision);
         // RFC 6455 allows a token list ("foo, websocket"); ws wants exactly "websocket".
         req.headers.upgrade = 'websocket';
-        this.#wss.handleUpgrade(req, socket, head, onUpgraded);
+        this.#wss.handleUpgrade(req, socket, head, (ws) => {
+          socket.off('error', ignoreError); // ws has its own from here on; one listener less per idle client
+          onUpgraded(ws);
+        });
       },
       opened: (conn: Connection) => {
         this.#open.set(conn.id, conn);
