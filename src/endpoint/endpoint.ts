@@ -8,6 +8,7 @@ import { nodeOf, type ClusterAdapter, type NodeReply, type NodeRequest } from '.
 import { isSendableCloseCode } from '../close-codes.js';
 import {
   ClientClosingError,
+  describe,
   ErrorCodes,
   InvalidArgumentError,
   NodeUnreachableError,
@@ -47,7 +48,7 @@ function failure(error: WsActorError): SendResult {
 
 function asWsActorError(error: unknown): WsActorError {
   if (error instanceof WsActorError) return error;
-  return new NodeUnreachableError(null, error instanceof Error ? error.message : String(error), { cause: error });
+  return new NodeUnreachableError(null, describe(error), { cause: error });
 }
 
 function toPayload(data: unknown, binary: boolean): Buffer | WsActorError {
@@ -73,6 +74,11 @@ export class ClientEndpoint implements Endpoint {
   constructor(clients: ClientDirectory, nodeId = 0) {
     this.#clients = clients;
     this.#nodeId = nodeId;
+  }
+
+  /** This node's id: the high bits of its clients' ids. */
+  get nodeId(): number {
+    return this.#nodeId;
   }
 
   /** Called by the server once it joined a cluster: other nodes' clients are reachable from now on. */
@@ -119,14 +125,14 @@ export class ClientEndpoint implements Endpoint {
     }
     const node = this.#remoteNodeOf(clientId);
     if (node === null) return this.#closeLocal(clientId, code, reason);
-    return this.#ask(node, { op: 'close', clientId, code, reason }, null, (reply) => sendResultOf(reply, clientId));
+    return this.#ask(node, { op: 'close', clientId, code, reason }, null, (reply) => sendResultOf(reply, clientId), failure);
   }
 
-  async getInfo(clientId: number): Promise<ClientInfo | undefined> {
+  getInfo(clientId: number): Promise<ClientInfo | undefined> {
     const node = this.#remoteNodeOf(clientId);
-    if (node === null) return this.getLocalInfo(clientId);
-    const info = await this.#ask(node, { op: 'info', clientId }, null, (reply) => (reply.op === 'info' ? reply.info : null));
-    return info === null || 'ok' in info ? undefined : info;
+    if (node === null) return Promise.resolve(this.getLocalInfo(clientId));
+    const read = (reply: NodeReply): ClientInfo | undefined => (reply.op === 'info' ? (reply.info ?? undefined) : undefined);
+    return this.#ask(node, { op: 'info', clientId }, null, read, () => undefined);
   }
 
   async getClients(): Promise<number[]> {
@@ -176,14 +182,14 @@ export class ClientEndpoint implements Endpoint {
     return node === this.#nodeId ? null : node;
   }
 
-  /** One request to one node; an unreachable node becomes a failed result, never a rejection. */
-  async #ask<T>(node: number, request: NodeRequest, payload: Buffer | null, read: (reply: NodeReply) => T): Promise<T | SendResult> {
+  /** One request to one node; an unreachable node goes through `fail`, never a rejection. */
+  async #ask<T>(node: number, request: NodeRequest, payload: Buffer | null, read: (reply: NodeReply) => T, fail: (error: WsActorError) => T): Promise<T> {
     const adapter = this.#adapter;
-    if (adapter === null) return failure(new UnknownClientError('clientId' in request ? request.clientId : Number.NaN));
+    if (adapter === null) return fail(new NodeUnreachableError(node, 'this node left the cluster'));
     try {
       return read(await adapter.request(node, request, payload));
     } catch (error) {
-      return failure(asWsActorError(error));
+      return fail(asWsActorError(error));
     }
   }
 
@@ -202,7 +208,7 @@ export class ClientEndpoint implements Endpoint {
     const client = this.#clients.get(clientId);
     if (client !== undefined) return client.send(payload, binary);
     const node = this.#remoteNodeOf(clientId);
-    if (node !== null) return this.#ask(node, { op: 'send', clientId, binary }, payload, (reply) => sendResultOf(reply, clientId));
+    if (node !== null) return this.#ask(node, { op: 'send', clientId, binary }, payload, (reply) => sendResultOf(reply, clientId), failure);
     return Promise.resolve(failure(new UnknownClientError(clientId)));
   }
 
@@ -222,13 +228,16 @@ export class ClientEndpoint implements Endpoint {
     const [mine, { replies, unreached }] = await Promise.all([local, gathered]);
     const sent = [...mine.sent];
     const failed = [...mine.failed];
+    let unreadable = 0; // a reply of another kind: that node's clients are in neither list
     for (const reply of replies) {
       const result = deliveryOf(reply);
-      if (result instanceof Error) continue;
-      sent.push(...result.sent);
-      failed.push(...result.failed);
+      if (result instanceof Error) unreadable++;
+      else {
+        sent.push(...result.sent);
+        failed.push(...result.failed);
+      }
     }
-    return { sent, failed, unreachedNodes: unreached };
+    return { sent, failed, unreachedNodes: unreached + unreadable };
   }
 
   async #multicast(data: unknown, binary: boolean, clientIds: readonly number[]): Promise<BroadcastResult> {
@@ -248,14 +257,12 @@ export class ClientEndpoint implements Endpoint {
     }
     const parts = [this.#deliver(payload, binary, local)];
     for (const [node, nodeIds] of remote) {
-      const request: NodeRequest = { op: 'multicast', binary, clientIds: nodeIds };
-      parts.push(
-        this.#ask(node, request, payload, deliveryOf).then((result): BroadcastResult => {
-          if (!(result instanceof Error) && 'sent' in result) return result;
-          const error = result instanceof Error ? result : result.ok ? new UnknownClientError(Number.NaN) : result.error;
-          return { sent: [], failed: nodeIds.map((clientId) => ({ clientId, error })) };
-        }),
-      );
+      const failAll = (error: WsActorError): BroadcastResult => ({ sent: [], failed: nodeIds.map((clientId) => ({ clientId, error })) });
+      const read = (reply: NodeReply): BroadcastResult => {
+        const result = deliveryOf(reply);
+        return result instanceof Error ? failAll(result) : result;
+      };
+      parts.push(this.#ask(node, { op: 'multicast', binary, clientIds: nodeIds }, payload, read, failAll));
     }
     const results = await Promise.all(parts);
     return { sent: results.flatMap((r) => r.sent), failed: results.flatMap((r) => r.failed) };

@@ -64,14 +64,12 @@ export class WsActorServer<H = unknown> {
   #idleWaiters: (() => void)[] = [];
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
-  #nodeId: number;
   readonly #host: ConnectionHost;
 
   constructor(app: Websocket<H>, options: ServerOptions = {}) {
     this.#options = resolveOptions(options);
     this.#app = app;
-    this.#nodeId = this.#options.nodeId;
-    this.#endpoint = new ClientEndpoint(this.#open, this.#nodeId);
+    this.#endpoint = new ClientEndpoint(this.#open, this.#options.nodeId);
     this.endpoint = this.#endpoint;
     this.lifecycle = new LifecycleStream(this.#options.logger);
     const { maxPayload, maxFragments, maxFrameSize, validateUtf8, perMessageDeflate, allowedOrigins } = this.#options;
@@ -137,7 +135,7 @@ export class WsActorServer<H = unknown> {
 
   /** This server's node id: from the cluster adapter once started, else the `nodeId` option. */
   get nodeId(): number {
-    return this.#nodeId;
+    return this.#endpoint.nodeId;
   }
 
   /** Address the server listens on while running (in attach mode: the borrowed server's), else null. */
@@ -199,7 +197,6 @@ export class WsActorServer<H = unknown> {
     const adapter = this.#options.cluster;
     if (adapter === null) return;
     const nodeId = await adapter.join((request, payload) => this.#endpoint.serve(request, payload));
-    this.#nodeId = nodeId;
     this.#endpoint.joined(nodeId, adapter);
   }
 
@@ -314,7 +311,7 @@ export class WsActorServer<H = unknown> {
       this.#rejectRaw(socket, 503, 'Service Unavailable: connection limit reached');
       return;
     }
-    const conn = new Connection(this.#nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
+    const conn = new Connection(this.#endpoint.nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
     this.#live.add(conn);
     conn.start();
   };
