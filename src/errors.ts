@@ -107,6 +107,7 @@ export class ClusterError extends WsActorError {
 /** An error that came back from another node, with its original code and message. */
 export class RemoteError extends WsActorError {}
 
-function describe(value: unknown): string {
+/** The message of an Error, or the value as text: for error messages built from a cause. */
+export function describe(value: unknown): string {
   return value instanceof Error ? value.message : String(value);
 }

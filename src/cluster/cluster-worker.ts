@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM, or when the primary is gone.
  */
 import cluster from 'node:cluster';
-import { ClusterError } from '../errors.js';
+import { ClusterError, describe } from '../errors.js';
 import { createServer, type WsActorServer } from '../runtime/server.js';
 import type { ClusterAdapter } from './adapter.js';
 import { redisAdapter } from './redis-adapter.js';
@@ -22,10 +22,6 @@ function send(message: WorkerMessage): Promise<void> {
     }
     process.send(message, undefined, {}, () => resolve());
   });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 class ClusterWorkerProcess<H> implements ClusterHandle {

@@ -9,7 +9,7 @@
  * channel so receivers count such losses in `stats.gaps` instead of missing them silently.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { ClusterError, InvalidOptionError, NodeUnreachableError, WsActorError } from '../errors.js';
+import { ClusterError, describe, InvalidOptionError, NodeUnreachableError, WsActorError } from '../errors.js';
 import { consoleLogger, type Logger } from '../runtime/logger.js';
 import { MAX_NODE_ID, type AdapterStats, type ClusterAdapter, type Gathered, type NodeReply, type NodeRequest, type RequestHandler } from './adapter.js';
 import { SendNumbers, decodeMessage, encodeMessage, type WireMessage, type WireReply, type WireRequest } from './wire.js';
@@ -427,10 +427,6 @@ function rateLimited(logger: Logger, message: string): (error: unknown) => void 
     lastAt = now;
     skipped = 0;
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function checkOptions(options: RedisAdapterOptions): Required<Omit<RedisAdapterOptions, 'url' | 'redis'>> & Pick<RedisAdapterOptions, 'url' | 'redis'> {
