@@ -216,7 +216,7 @@ export class Connection extends ClientSocket {
       switch (command.type) {
         case 'cmd.handshake':
           this.#transition('handshaking');
-          void this.#handshakeHook();
+          this.#guard(this.#handshakeHook());
           break;
         case 'cmd.upgrade':
           this.#transition('handshaking.upgrading');
@@ -230,7 +230,7 @@ export class Connection extends ClientSocket {
           this.#transition('open.opening');
           this.state = 'open';
           this.host.opened(this);
-          void this.#open();
+          this.#guard(this.#open());
           break;
         case 'cmd.close':
           this.#transition('closing.draining', command.code, command.reason);
@@ -238,7 +238,7 @@ export class Connection extends ClientSocket {
           break;
         case 'cmd.notifyClose':
           this.#transition('closing.notifying', command.code, command.reason);
-          void this.#notifyClose(command.code, command.reason);
+          this.#guard(this.#notifyClose(command.code, command.reason));
           break;
         case 'cmd.release':
           this.#transition('closed', this.close_code, this.close_reason, command.outcome);
@@ -250,6 +250,11 @@ export class Connection extends ClientSocket {
     }
   }
 
+  /** A hook step runs detached from the actor: a bug in it must not become an unhandled rejection. */
+  #guard(step: Promise<void>): void {
+    step.catch((error: unknown) => this.#fatal(error));
+  }
+
   async #handshakeHook(): Promise<void> {
     const { req, subprotocols } = this.upgradeRequest;
     const decision = new HandshakeDecision(subprotocols);
@@ -259,9 +264,12 @@ export class Connection extends ClientSocket {
       app.onHandshake === undefined
         ? { ok: true as const, value: undefined }
         : await callHook(() => app.onHandshake?.(createHandshakeRequest(req, subprotocols), decision));
-    this.#lastHook = { name: 'onHandshake', durationMs: performance.now() - started, ok: outcome.ok };
     decision.settled = true;
-    const handshake = this.#handshake as Handshake;
+    // Settled after the handshake timed out, the socket went or the server stopped: the
+    // connection was answered and released already; waking its actor now would be a bug.
+    const handshake = this.#handshake;
+    if (handshake === null || (this.#flags & RELEASED) !== 0) return;
+    this.#lastHook = { name: 'onHandshake', durationMs: performance.now() - started, ok: outcome.ok };
     handshake.decision = decision;
     // No onHandshake: the machine accepted already (server.ts refused upgrades while stopping).
     if (this.#context().settlesAtOnce.accept) return;
@@ -301,6 +309,7 @@ export class Connection extends ClientSocket {
     this.#handshake = null;
     const started = performance.now();
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, data));
+    if ((this.#flags & RELEASED) !== 0) return;
     this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
     if (outcome.ok) {
       if (!this.#context().settlesAtOnce.open) this.#send({ type: 'conn.opened' });
@@ -360,6 +369,7 @@ export class Connection extends ClientSocket {
     if (app.onClose !== undefined) {
       const started = performance.now();
       const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
+      if ((this.#flags & RELEASED) !== 0) return;
       this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
       if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
