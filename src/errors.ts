@@ -13,6 +13,7 @@ export const ErrorCodes = {
   INVALID_DATA: 'WSA_ERR_INVALID_DATA',
   INVALID_CLOSE_CODE: 'WSA_ERR_INVALID_CLOSE_CODE',
   INVALID_CLOSE_REASON: 'WSA_ERR_INVALID_CLOSE_REASON',
+  INVALID_CLIENT_IDS: 'WSA_ERR_INVALID_CLIENT_IDS',
   INVALID_STATUS: 'WSA_ERR_INVALID_STATUS',
   INVALID_HEADER: 'WSA_ERR_INVALID_HEADER',
   INVALID_SUBPROTOCOL: 'WSA_ERR_INVALID_SUBPROTOCOL',
@@ -71,7 +72,7 @@ export class BackpressureError extends WsActorError {
   }
 }
 
-/** A bad argument to an Endpoint or handshake call (data type, close code, status, header). */
+/** A bad argument to an Endpoint or handshake call (data type, id list, close code, status, header). */
 export class InvalidArgumentError extends WsActorError {}
 
 /** `start()`/`stop()` called in a state that does not allow it. */

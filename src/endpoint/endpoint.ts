@@ -62,8 +62,32 @@ function toPayload(data: unknown, binary: boolean): Buffer | WsActorError {
   return new InvalidArgumentError(ErrorCodes.INVALID_DATA, 'Binary data must be a Buffer, Uint8Array or ArrayBuffer');
 }
 
-function isGenerator(value: unknown): value is Generator<number> {
-  return Object.prototype.toString.call(value) === '[object Generator]';
+function isIterable(value: unknown): value is Iterable<unknown> {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+/**
+ * The ids of an id list, each once, in first-seen order. Any iterable but a string (whose
+ * items are characters) will do; anything else, or an iterable that throws, gives the error.
+ * Items are not checked here: one that is no client's id fails (multicast) or matches no
+ * client (broadcast except) like any unknown id.
+ */
+function uniqueIds(ids: unknown, name: string): number[] | InvalidArgumentError {
+  let isString = typeof ids === 'string';
+  try {
+    isString ||= ids instanceof String;
+    if (!isString && isIterable(ids)) return [...new Set(ids as Iterable<number>)];
+  } catch (error) {
+    return new InvalidArgumentError(ErrorCodes.INVALID_CLIENT_IDS, `${name} could not be iterated: ${describe(error)}`, { cause: error });
+  }
+  const got = isString ? 'a string' : ids === null ? 'null' : typeof ids;
+  return new InvalidArgumentError(ErrorCodes.INVALID_CLIENT_IDS, `${name} must be an iterable of client ids (an Array, a Set...), not ${got}`);
+}
+
+/** A bad id list: nothing was sent, and the one failure has no client id. */
+function invalidIds(error: WsActorError): BroadcastResult {
+  return { sent: [], failed: [{ clientId: Number.NaN, error }] };
 }
 
 export class ClientEndpoint implements Endpoint {
@@ -100,19 +124,19 @@ export class ClientEndpoint implements Endpoint {
     return this.#sendOne(data, clientId, true);
   }
 
-  broadcast(data: string, exceptIds: readonly number[] = []): Promise<BroadcastResult> {
+  broadcast(data: string, exceptIds?: Iterable<number>): Promise<BroadcastResult> {
     return this.#broadcast(data, false, exceptIds);
   }
 
-  broadcastBinary(data: BinaryData, exceptIds: readonly number[] = []): Promise<BroadcastResult> {
+  broadcastBinary(data: BinaryData, exceptIds?: Iterable<number>): Promise<BroadcastResult> {
     return this.#broadcast(data, true, exceptIds);
   }
 
-  multicast(data: string, clientIds: readonly number[]): Promise<BroadcastResult> {
+  multicast(data: string, clientIds: Iterable<number>): Promise<BroadcastResult> {
     return this.#multicast(data, false, clientIds);
   }
 
-  multicastBinary(data: BinaryData, clientIds: readonly number[]): Promise<BroadcastResult> {
+  multicastBinary(data: BinaryData, clientIds: Iterable<number>): Promise<BroadcastResult> {
     return this.#multicast(data, true, clientIds);
   }
 
@@ -164,8 +188,8 @@ export class ClientEndpoint implements Endpoint {
       }
       case 'broadcast':
         return this.#deliver(payload ?? Buffer.alloc(0), request.binary, this.#allExcept(request.except)).then(deliveryReply);
-      case 'multicast':
-        return this.#deliver(payload ?? Buffer.alloc(0), request.binary, request.clientIds).then(deliveryReply);
+      case 'multicast': // a peer may repeat an id; each counts once here as well
+        return this.#deliver(payload ?? Buffer.alloc(0), request.binary, new Set(request.clientIds)).then(deliveryReply);
       case 'close':
         return this.#closeLocal(request.clientId, request.code, request.reason).then(resultReply);
       case 'clients':
@@ -212,9 +236,10 @@ export class ClientEndpoint implements Endpoint {
     return Promise.resolve(failure(new UnknownClientError(clientId)));
   }
 
-  async #broadcast(data: unknown, binary: boolean, exceptIds: readonly number[]): Promise<BroadcastResult> {
+  async #broadcast(data: unknown, binary: boolean, exceptIds: unknown): Promise<BroadcastResult> {
+    const except = exceptIds === undefined || exceptIds === null ? [] : uniqueIds(exceptIds, 'exceptIds');
+    if (!Array.isArray(except)) return invalidIds(except);
     const payload = toPayload(data, binary);
-    const except: readonly number[] = Array.isArray(exceptIds) ? exceptIds : [];
     if (!Buffer.isBuffer(payload)) {
       return { sent: [], failed: [...this.#allExcept(except)].map((clientId) => ({ clientId, error: payload })) };
     }
@@ -240,12 +265,10 @@ export class ClientEndpoint implements Endpoint {
     return { sent, failed, unreachedNodes: unreached + unreadable };
   }
 
-  async #multicast(data: unknown, binary: boolean, clientIds: readonly number[]): Promise<BroadcastResult> {
-    if (!Array.isArray(clientIds) && !isGenerator(clientIds)) {
-      const error = new InvalidArgumentError(ErrorCodes.INVALID_DATA, 'clientIds must be an array of client ids');
-      return { sent: [], failed: [{ clientId: Number.NaN, error }] };
-    }
-    const ids: number[] = [...(clientIds as Iterable<number>)];
+  async #multicast(data: unknown, binary: boolean, clientIds: unknown): Promise<BroadcastResult> {
+    // Deduplicated before the split by node, so an id is written, and listed, once.
+    const ids = uniqueIds(clientIds, 'clientIds');
+    if (!Array.isArray(ids)) return invalidIds(ids);
     const payload = toPayload(data, binary);
     if (!Buffer.isBuffer(payload)) return { sent: [], failed: ids.map((clientId) => ({ clientId, error: payload })) };
     const local: number[] = [];
@@ -253,7 +276,11 @@ export class ClientEndpoint implements Endpoint {
     for (const id of ids) {
       const node = this.#remoteNodeOf(id);
       if (node === null) local.push(id);
-      else remote.set(node, [...(remote.get(node) ?? []), id]);
+      else {
+        const nodeIds = remote.get(node);
+        if (nodeIds === undefined) remote.set(node, [id]);
+        else nodeIds.push(id);
+      }
     }
     const parts = [this.#deliver(payload, binary, local)];
     for (const [node, nodeIds] of remote) {
@@ -297,8 +324,8 @@ export class ClientEndpoint implements Endpoint {
     return { sent, failed };
   }
 
-  *#allExcept(exceptIds: readonly number[]): Iterable<number> {
-    const except = new Set(Array.isArray(exceptIds) ? exceptIds : []);
+  *#allExcept(exceptIds: Iterable<number>): Iterable<number> {
+    const except = new Set(exceptIds);
     for (const id of this.#clients.keys()) if (!except.has(id)) yield id;
   }
 }

@@ -29,14 +29,25 @@ export interface Endpoint {
   send(data: string, clientId: number): Promise<SendResult>;
   /** Sends a binary message to one client. */
   sendBinary(data: BinaryData, clientId: number): Promise<SendResult>;
-  /** Sends a text message to every open client except `exceptIds`; encodes it once. */
-  broadcast(data: string, exceptIds?: readonly number[]): Promise<BroadcastResult>;
+  /**
+   * Sends a text message to every open client except `exceptIds` (any iterable of ids: an
+   * Array, a Set, a generator...; omitted, undefined or null: none); encodes it once.
+   * An `exceptIds` that is no iterable of ids (a number, a string, a plain object) sends
+   * nothing and gives one failure with id NaN, an `InvalidArgumentError` with code
+   * `WSA_ERR_INVALID_CLIENT_IDS`.
+   */
+  broadcast(data: string, exceptIds?: Iterable<number>): Promise<BroadcastResult>;
   /** Binary form of {@link Endpoint.broadcast}. */
-  broadcastBinary(data: BinaryData, exceptIds?: readonly number[]): Promise<BroadcastResult>;
-  /** Sends a text message to the listed clients. A `clientIds` that is not an array gives one failure with id NaN. */
-  multicast(data: string, clientIds: readonly number[]): Promise<BroadcastResult>;
+  broadcastBinary(data: BinaryData, exceptIds?: Iterable<number>): Promise<BroadcastResult>;
+  /**
+   * Sends a text message to the clients `clientIds` (any iterable of ids, as for
+   * {@link Endpoint.broadcast}); an id listed twice is sent to, and reported in `sent` or
+   * `failed`, once. A `clientIds` that is no iterable of ids (including null and undefined)
+   * sends nothing and gives one failure with id NaN and code `WSA_ERR_INVALID_CLIENT_IDS`.
+   */
+  multicast(data: string, clientIds: Iterable<number>): Promise<BroadcastResult>;
   /** Binary form of {@link Endpoint.multicast}. */
-  multicastBinary(data: BinaryData, clientIds: readonly number[]): Promise<BroadcastResult>;
+  multicastBinary(data: BinaryData, clientIds: Iterable<number>): Promise<BroadcastResult>;
   /**
    * Begins closing a client (default code 1000). Resolves once the close began; `onClose`
    * follows when the socket is gone. Unknown/closing clients and invalid codes give `ok: false`.

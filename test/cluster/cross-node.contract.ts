@@ -158,6 +158,55 @@ export function describeCrossNode(name: string, makeAdapter: () => ClusterAdapte
       for (const x of [a1, b1, b2]) expect(text((await x.client.nextMessage()).data)).toBe('m');
     });
 
+    it('a duplicate id counts once: delivered once, listed once, on this node and on others', async () => {
+      const a = await node();
+      const b = await node();
+      const [a1, b1] = [await open(a), await open(b)];
+      const unknownOnB = b1.id + 1000;
+      const nobody = (b.server.nodeId + 500) * 2 ** 32 + 1; // a node nobody holds
+      const result = await a.ep.multicast('M1', [b1.id, a1.id, b1.id, unknownOnB, a1.id, unknownOnB, nobody, nobody]);
+      expect([...result.sent].sort()).toEqual([a1.id, b1.id].sort());
+      expect(result.failed.map((f) => [f.clientId, f.error.code])).toEqual([
+        [unknownOnB, ErrorCodes.UNKNOWN_CLIENT],
+        [nobody, ErrorCodes.NODE_UNREACHABLE],
+      ]);
+      // From the other side too, with ids from any iterable.
+      expect([...(await b.ep.multicast('M2', new Set([a1.id, a1.id, b1.id]))).sent].sort()).toEqual([a1.id, b1.id].sort());
+      const fromB = await b.ep.broadcast('marker', new Set([b1.id]));
+      expect(fromB.sent).toEqual([a1.id]);
+      expect(fromB.unreachedNodes).toBe(0);
+      await a.ep.multicast('end', [a1.id, b1.id]);
+      for (const [x, expected] of [[a1, ['M1', 'M2', 'marker', 'end']], [b1, ['M1', 'M2', 'end']]] as const) {
+        await waitFor(() => x.client.messages.some((m) => text(m.data) === 'end'));
+        expect(x.client.messages.slice(1).map((m) => text(m.data))).toEqual(expected);
+      }
+    });
+
+    it('broadcast excepts may be any iterable, also for clients of other nodes', async () => {
+      const a = await node();
+      const b = await node();
+      const all = [await open(a), await open(a), await open(b), await open(b)];
+      const [skipLocal, , skipRemote] = all as [Client, Client, Client];
+      function* skipped(): Generator<number> {
+        yield skipRemote.id;
+        yield skipLocal.id;
+      }
+      for (const except of [new Set([skipLocal.id, skipRemote.id]), skipped()]) {
+        const result = await a.ep.broadcast('to most', except);
+        expect([...result.sent].sort()).toEqual(all.filter((x) => x !== skipLocal && x !== skipRemote).map((x) => x.id).sort());
+        expect(result.unreachedNodes).toBe(0);
+      }
+      const bad = await a.ep.broadcast('to none', skipRemote.id as never);
+      expect(bad.sent).toEqual([]);
+      expect(bad.failed.map((f) => f.error.code)).toEqual([ErrorCodes.INVALID_CLIENT_IDS]);
+      await a.ep.broadcast('end');
+      for (const x of all) {
+        await waitFor(() => x.client.messages.some((m) => text(m.data) === 'end'));
+        const got = x.client.messages.slice(1).map((m) => text(m.data));
+        expect(got).toEqual(x === skipLocal || x === skipRemote ? ['end'] : ['to most', 'to most', 'end']);
+      }
+    });
+
     it('getClients and getInfo see every node; the local forms see this one', async () => {
       const a = await node();
       const b = await node();
