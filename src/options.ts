@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { Server as NetServer } from 'node:net';
 import type { InspectionEvent, Observer } from 'xstate';
 import { MAX_NODE_ID, type ClusterAdapter } from './cluster/adapter.js';
 import { InvalidOptionError } from './errors.js';
@@ -9,9 +10,17 @@ import { consoleLogger, type Logger } from './runtime/logger.js';
 /** What to do when a client's outbound buffer passes `maxBufferedBytes`. */
 export type OutboundOverflowPolicy = 'close' | 'fail';
 
-/** permessage-deflate (RFC 7692) settings. */
+/**
+ * permessage-deflate (RFC 7692) settings. Every valid offer a client makes is accepted; the
+ * server deflates with a window of at most 2^13 and zlib memLevel 7 whatever the client
+ * allows, so zlib memory stays bounded per connection (see src/runtime/deflate.ts).
+ */
 export interface DeflateOptions {
-  /** Messages smaller than this many bytes are sent uncompressed. Default: 1024. */
+  /**
+   * Messages smaller than this many bytes are sent uncompressed, larger ones compressed, on
+   * every connection that negotiated permessage-deflate, for sends, broadcasts and multicasts
+   * alike; 0 compresses every message. Default: 1024.
+   */
   threshold?: number;
   /** zlib operations running at once in the process (bounds memory and CPU). Default: 10. */
   concurrencyLimit?: number;
@@ -37,8 +46,11 @@ export interface ServerOptions {
   validateUtf8?: boolean;
   /** Accept text messages only; a binary message closes the client with 1003. Default: false. */
   textOnly?: boolean;
-  /** Ping a client after this many ms without reading anything from it. Default: 10000. */
-  heartbeatMs?: number;
+  /**
+   * Ping a client after this many ms without reading anything from it; null turns heartbeats
+   * off (a dead peer is then found only by TCP). Default: 10000.
+   */
+  heartbeatMs?: number | null;
   /** Unanswered pings tolerated; one more closes with 1008 "unanswered ping limit". Default: 3. */
   maxUnansweredPings?: number;
   /** Milliseconds to wait for the peer's close frame before the socket is destroyed. Default: 3000. */
@@ -48,15 +60,27 @@ export interface ServerOptions {
    * not settled in time get the connection dropped / 503, and no `onOpen`. Default: 10000.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Milliseconds `stop()` waits for clients to close and their hooks to settle. Then the
+   * remaining clients are cut (undelivered messages dropped and counted, sockets destroyed),
+   * counted in `stats.stopCut`, logged, and `stop()` resolves; their `onClose` still runs
+   * once their running hook settles. null: no deadline. Default: 30000.
+   */
+  stopTimeoutMs?: number | null;
   /** Bytes per second given to `onData` for one client; over it, delivery and reading pause. null: no limit. Default: null. */
   maxBytesPerSecond?: number | null;
   /** Messages per second given to `onData` for one client; over it, delivery and reading pause. null: no limit. Default: null. */
   maxMessagesPerSecond?: number | null;
   /**
-   * Undelivered messages queued per client before reading from its socket pauses (TCP
-   * backpressure). Default: 16.
+   * Undelivered messages queued per client before reading from its socket (and parsing what
+   * was already read) pauses: TCP backpressure. Default: 16.
    */
   maxQueuedMessages?: number;
+  /**
+   * Undelivered bytes queued per client before reading pauses the same way (the message that
+   * passes it is still queued, so at most this plus one `maxPayload`). Default: 1 MiB.
+   */
+  maxQueuedBytes?: number;
   /** Bytes queued for sending to one client before `outboundOverflow` applies. Default: 4 MiB. */
   maxBufferedBytes?: number;
   /**
@@ -127,9 +151,11 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   maxUnansweredPings: 3,
   closePeriodMs: 3000,
   handshakeTimeoutMs: 10_000,
+  stopTimeoutMs: 30_000,
   maxBytesPerSecond: null,
   maxMessagesPerSecond: null,
   maxQueuedMessages: 16,
+  maxQueuedBytes: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
   outboundOverflow: 'close',
   maxConnections: null,
@@ -143,24 +169,35 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   nodeId: 0,
 } satisfies ResolvedOptions);
 
+/** Node's timers take at most 2^31 - 1 ms; a longer delay silently becomes 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const positiveIntegers = [
   'maxPayload',
   'maxFrameSize',
   'maxFragments',
-  'heartbeatMs',
   'maxUnansweredPings',
-  'closePeriodMs',
-  'handshakeTimeoutMs',
   'maxQueuedMessages',
+  'maxQueuedBytes',
   'maxBufferedBytes',
   'concurrency',
 ] as const;
 const optionalPositiveIntegers = ['maxBytesPerSecond', 'maxMessagesPerSecond', 'maxConnections'] as const;
+const timers = ['closePeriodMs', 'handshakeTimeoutMs'] as const;
+/** Timers that null turns off. */
+const optionalTimers = ['heartbeatMs', 'stopTimeoutMs'] as const;
 const booleans = ['validateUtf8', 'textOnly'] as const;
 
 function assertPositiveInteger(name: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     throw new InvalidOptionError(`Option "${name}" must be a positive integer, got ${String(value)}`);
+  }
+}
+
+/** A timer delay: a positive integer of milliseconds Node can wait for. */
+export function assertTimerMs(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new InvalidOptionError(`Option "${name}" must be an integer of milliseconds from 1 to ${MAX_TIMER_MS} (2^31 - 1), got ${String(value)}`);
   }
 }
 
@@ -175,9 +212,32 @@ function resolveDeflate(value: unknown): false | Required<DeflateOptions> {
     if (!Object.hasOwn(defaults, key)) throw new InvalidOptionError(`Unknown option "perMessageDeflate.${key}"`);
   }
   const resolved = { ...defaults, ...(value as DeflateOptions) };
-  assertPositiveInteger('perMessageDeflate.threshold', resolved.threshold);
+  const { threshold } = resolved;
+  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 0) {
+    throw new InvalidOptionError(`Option "perMessageDeflate.threshold" must be a non-negative integer, got ${String(threshold)}`);
+  }
   assertPositiveInteger('perMessageDeflate.concurrencyLimit', resolved.concurrencyLimit);
   return resolved;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return value.constructor?.name ?? 'object';
+  return String(value);
+}
+
+/** `path` is compared with the request's pathname: it must be one, as `URL` normalizes it. */
+function assertPathname(path: unknown): void {
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new InvalidOptionError(`Option "path" must start with "/", got ${String(path)}`);
+  }
+  if (path.includes('?') || path.includes('#')) {
+    throw new InvalidOptionError(`Option "path" is a pathname and can never contain "?" or "#" (the query is not part of it), got ${show(path)}`);
+  }
+  const normalized = new URL(path, 'http://localhost').pathname;
+  if (normalized !== path) {
+    throw new InvalidOptionError(`Option "path" ${show(path)} can never match: request pathnames arrive normalized, as ${show(normalized)}`);
+  }
 }
 
 /** Applies defaults and validates; throws {@link InvalidOptionError} with an exact message. */
@@ -193,18 +253,24 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
 
   for (const key of positiveIntegers) assertPositiveInteger(key, resolved[key]);
   for (const key of optionalPositiveIntegers) if (resolved[key] !== null) assertPositiveInteger(key, resolved[key]);
+  for (const key of timers) assertTimerMs(key, resolved[key]);
+  for (const key of optionalTimers) if (resolved[key] !== null) assertTimerMs(key, resolved[key]);
   for (const key of booleans) {
     if (typeof resolved[key] !== 'boolean') throw new InvalidOptionError(`Option "${key}" must be a boolean`);
   }
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new InvalidOptionError(`Option "port" must be an integer from 0 to 65535, got ${String(resolved.port)}`);
   }
+  if (resolved.host !== undefined && (typeof resolved.host !== 'string' || resolved.host === '')) {
+    throw new InvalidOptionError(`Option "host" must be a non-empty string (an address or host name), got ${show(resolved.host)}`);
+  }
+  if (resolved.server !== undefined && !(resolved.server instanceof NetServer)) {
+    throw new InvalidOptionError(`Option "server" must be an http.Server or https.Server, got ${show(resolved.server)}`);
+  }
   if (resolved.server !== undefined && (options.port !== undefined || options.host !== undefined)) {
     throw new InvalidOptionError('Option "server" excludes "host" and "port"');
   }
-  if (resolved.path !== undefined && (typeof resolved.path !== 'string' || !resolved.path.startsWith('/'))) {
-    throw new InvalidOptionError(`Option "path" must start with "/", got ${String(resolved.path)}`);
-  }
+  if (resolved.path !== undefined) assertPathname(resolved.path);
   if (resolved.outboundOverflow !== 'close' && resolved.outboundOverflow !== 'fail') {
     throw new InvalidOptionError('Option "outboundOverflow" must be "close" or "fail"');
   }

@@ -15,7 +15,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
-import type { ServerOptions } from '../options.js';
+import { MAX_TIMER_MS, type ServerOptions } from '../options.js';
 import { consoleLogger, type Logger } from '../runtime/logger.js';
 import type { Websocket } from '../types.js';
 import type { ClusterAdapter } from './adapter.js';
@@ -265,10 +265,10 @@ export function resolveClusterOptions<H>(options: ClusterOptions<H>): ResolvedCl
     execArgv: strings('execArgv', o.execArgv),
     args: strings('args', o.args),
     env: { ...(env as Record<string, string>) },
-    startTimeoutMs: integer('startTimeoutMs', o.startTimeoutMs, 30_000, 1),
-    stopTimeoutMs: integer('stopTimeoutMs', o.stopTimeoutMs, 60_000, 1),
+    startTimeoutMs: integer('startTimeoutMs', o.startTimeoutMs, 30_000, 1, MAX_TIMER_MS),
+    stopTimeoutMs: integer('stopTimeoutMs', o.stopTimeoutMs, 60_000, 1, MAX_TIMER_MS),
     maxRestarts: integer('maxRestarts', o.maxRestarts, 5, 0),
-    restartWindowMs: integer('restartWindowMs', o.restartWindowMs, 60_000, 1),
+    restartWindowMs: integer('restartWindowMs', o.restartWindowMs, 60_000, 1, MAX_TIMER_MS),
     handleSignals: o.handleSignals ?? true,
     logger,
     onEvent: optionalFunction('onEvent', o.onEvent),

@@ -4,6 +4,7 @@
  * as they would be on a wire and delivered in send order, one microtask each.
  */
 import { ClusterError, NodeUnreachableError } from '../errors.js';
+import { MAX_TIMER_MS } from '../options.js';
 import { MAX_NODE_ID, type AdapterStats, type ClusterAdapter, type Gathered, type NodeReply, type NodeRequest, type RequestHandler } from './adapter.js';
 
 /** Options of {@link MemoryCluster.adapter}. */
@@ -20,7 +21,7 @@ export class MemoryCluster {
   /** A new adapter, for one server. */
   adapter(options: MemoryAdapterOptions = {}): ClusterAdapter {
     const timeout = options.requestTimeoutMs ?? 5000;
-    if (!Number.isSafeInteger(timeout) || timeout <= 0) throw new ClusterError('requestTimeoutMs must be a positive integer');
+    if (!Number.isSafeInteger(timeout) || timeout <= 0 || timeout > MAX_TIMER_MS) throw new ClusterError(`requestTimeoutMs must be an integer of milliseconds from 1 to ${MAX_TIMER_MS}`);
     return new MemoryAdapter(this, timeout);
   }
 

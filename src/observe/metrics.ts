@@ -152,6 +152,7 @@ export function createMetrics(server: MetricsSource, options: MetricsOptions = {
   });
   mirror('messages_dropped_total', 'Messages received but never delivered to onData', () => stats.messagesDropped);
   mirror('slow_consumer_closes_total', 'Clients closed because their outbound buffer limit was exceeded', () => stats.slowConsumerCloses);
+  mirror('stop_cut_total', 'Clients cut off because server.stop() reached stopTimeoutMs', () => stats.stopCut);
 
   const cluster = server.clusterStats ?? null;
   if (cluster !== null) {

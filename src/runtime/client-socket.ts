@@ -61,7 +61,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
     if (options.maxBytesPerSecond !== null || options.maxMessagesPerSecond !== null) {
       this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
     }
-    this.inbound = new InboundQueue(this, options.concurrency, options.maxQueuedMessages, false);
+    this.inbound = new InboundQueue(this, options.concurrency, options.maxQueuedMessages, options.maxQueuedBytes, false);
     this.#sweep().add(this);
   }
 
@@ -157,7 +157,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
 
   #queue(): InboundQueue {
     const { options } = this.host;
-    this.inbound ??= new InboundQueue(this, options.concurrency, options.maxQueuedMessages, true);
+    this.inbound ??= new InboundQueue(this, options.concurrency, options.maxQueuedMessages, options.maxQueuedBytes, true);
     return this.inbound;
   }
 

@@ -333,6 +333,26 @@ export class Connection extends ClientSocket {
     if (!this.#context().drained) this.#send({ type: 'conn.drained' });
   }
 
+  /**
+   * `stop()` reached its deadline: undelivered messages are dropped (counted), the socket is
+   * destroyed. A hook still running settles on its own; `onClose` follows it as usual.
+   * Returns the hook that kept the connection, for the log.
+   */
+  cut(): string {
+    const waitingFor = this.#handshake !== null && this.state !== 'open' ? 'onHandshake' : this.#pendingHook();
+    this.#dropQueue();
+    this.terminateIo();
+    this.socket.destroy();
+    return waitingFor;
+  }
+
+  #pendingHook(): string {
+    const snapshot = this.#wake(true).getSnapshot();
+    if (snapshot.matches({ open: 'opening' })) return 'onOpen';
+    if (snapshot.matches({ closing: 'notifying' })) return 'onClose';
+    return this.inbound !== null && !this.inbound.idle ? 'onData' : 'the close handshake';
+  }
+
   #hookFailed(hook: string, error: unknown): void {
     this.host.options.logger.error(new HookError(hook, this.id, error).message, error);
     // After a failure no more onData runs, whoever began the close (C4).

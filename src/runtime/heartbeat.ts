@@ -33,13 +33,14 @@ export class HeartbeatSweep {
 
   constructor(
     private readonly clock: Clock,
-    private readonly intervalMs: number,
+    /** null: heartbeats are off and `add` does nothing. */
+    private readonly intervalMs: number | null,
     private readonly maxUnanswered: number,
   ) {}
 
   /** Starts watching a client: first check `heartbeatMs` from now. */
   add(member: HeartbeatMember): void {
-    if (member.hbIndex >= 0) return;
+    if (member.hbIndex >= 0 || this.intervalMs === null) return;
     member.hbUnanswered = 0;
     this.#push(member, this.clock.now() + this.intervalMs);
     this.#arm();
@@ -81,14 +82,15 @@ export class HeartbeatSweep {
 
   /** The same decision a per-client timer made when it fired. */
   #check(member: HeartbeatMember, now: number): void {
+    const intervalMs = this.intervalMs as number;
     const lastRead = member.lastReadTime();
-    if (now - lastRead < this.intervalMs && member.hbUnanswered === 0) {
-      this.#push(member, lastRead + this.intervalMs);
+    if (now - lastRead < intervalMs && member.hbUnanswered === 0) {
+      this.#push(member, lastRead + intervalMs);
     } else if (member.hbUnanswered >= this.maxUnanswered) {
       member.giveUp();
     } else {
       member.hbUnanswered++;
-      this.#push(member, now + this.intervalMs);
+      this.#push(member, now + intervalMs);
       member.ping();
     }
   }
@@ -146,7 +148,7 @@ export class HeartbeatSweep {
 const sweeps = new WeakMap<object, HeartbeatSweep>();
 
 /** The sweep of one server, found by an object the server owns (its resolved options). */
-export function heartbeatSweepOf(owner: object, clock: Clock, intervalMs: number, maxUnanswered: number): HeartbeatSweep {
+export function heartbeatSweepOf(owner: object, clock: Clock, intervalMs: number | null, maxUnanswered: number): HeartbeatSweep {
   let sweep = sweeps.get(owner);
   if (sweep === undefined) {
     sweep = new HeartbeatSweep(clock, intervalMs, maxUnanswered);

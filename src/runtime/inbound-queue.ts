@@ -1,7 +1,7 @@
 /**
  * Messages of one client waiting for `onData` (C1, C3, C4): nothing is delivered before
  * `onOpen` settled, at most `concurrency` calls run at once, in arrival order, and reading
- * pauses while more than `maxQueued` wait. `drained` fires once, after the close began,
+ * (and parsing) pauses while `maxQueued` messages or `maxBytes` bytes wait. `drained` fires once, after the close began,
  * when nothing waits and nothing runs. An idle connection drops its queue (see `idle`).
  */
 import type { Message } from './message.js';
@@ -32,6 +32,7 @@ const PACED = 16;
 
 export class InboundQueue {
   readonly #waiting: Message[] = [];
+  #bytes = 0;
   #running = 0;
   #flags: number;
 
@@ -39,6 +40,7 @@ export class InboundQueue {
     private readonly owner: InboundOwner,
     private readonly concurrency: number,
     private readonly maxQueued: number,
+    private readonly maxBytes: number,
     ready: boolean,
   ) {
     this.#flags = ready ? READY : 0;
@@ -67,7 +69,8 @@ export class InboundQueue {
 
   push(message: Message): void {
     this.#waiting.push(message);
-    if (this.#waiting.length >= this.maxQueued) this.owner.hold(PauseReason.BACKLOG);
+    this.#bytes += message.size;
+    if (this.#full()) this.owner.hold(PauseReason.BACKLOG);
     this.pump();
   }
 
@@ -76,6 +79,7 @@ export class InboundQueue {
     this.#flags |= HALTED;
     const dropped = this.#waiting.length;
     this.#waiting.length = 0;
+    this.#bytes = 0;
     this.#checkDrained();
     return dropped;
   }
@@ -100,6 +104,7 @@ export class InboundQueue {
     const waiting = this.#waiting;
     while ((this.#flags & (READY | HALTED | PACED)) === READY && this.#running < this.concurrency && waiting.length > 0) {
       const message = waiting.shift() as Message;
+      this.#bytes -= message.size;
       this.#running++;
       // A synchronous onData settles here; the loop goes on without a promise per message.
       const result = this.owner.deliver(message);
@@ -108,8 +113,12 @@ export class InboundQueue {
       const waitMs = this.owner.pace(message);
       if (waitMs > 0) this.#pause(waitMs);
     }
-    if ((this.#flags & CLOSING) === 0 && waiting.length < this.maxQueued) this.owner.release(PauseReason.BACKLOG);
+    if ((this.#flags & CLOSING) === 0 && !this.#full()) this.owner.release(PauseReason.BACKLOG);
     this.#checkDrained();
+  }
+
+  #full(): boolean {
+    return this.#waiting.length >= this.maxQueued || this.#bytes >= this.maxBytes;
   }
 
   #pause(waitMs: number): void {

@@ -2,16 +2,30 @@
  * `ws` enforces the message size and fragment count but has no frame size limit, closes
  * "too many fragments" with 1008 and sends protocol closes without a reason. This subclass,
  * handed to `WebSocketServer` through its `WebSocket` option, adds the frame limit and makes
- * every too-big case 1009 with a reason. It relies on two `ws` 8 internals (the receiver's
- * `haveLength` step and its `errored` state); test/integration/limits.test.ts pins both.
+ * every too-big case 1009 with a reason; `pause` also holds the parser (C3's bound). It relies
+ * on `ws` 8 internals of the receiver: the `haveLength`, `getInfo` and `startLoop` steps, the
+ * `_loop` flag and the writable's `errored` state; test/integration/limits.test.ts and
+ * test/integration/inbound-bound.test.ts pin them.
  */
 import { WebSocket } from 'ws';
+
+type WriteCallback = (error?: Error | null) => void;
 
 interface ReceiverInternals {
   _opcode: number;
   _payloadLength: number;
+  _loop: boolean;
   _writableState?: { errored?: (Error & { code?: string }) | null };
   haveLength(cb: (error?: Error) => void): void;
+  getInfo(cb: WriteCallback): void;
+  startLoop(cb: WriteCallback): void;
+  destroy(error?: Error): void;
+  /** Ours: frames are not parsed while true (see `pause`). */
+  wsaHeld?: boolean;
+  /** Ours: the parsing loop is running (a resume from inside it needs no restart). */
+  wsaInLoop?: boolean;
+  /** Ours: the write callback of a chunk that arrived while held. */
+  wsaCb?: WriteCallback | null;
   createError(ctor: typeof RangeError, message: string, prefix: boolean, status: number, code: string): Error;
 }
 
@@ -71,8 +85,38 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
       if (receiver === null) return;
       // Swapping the prototype (the same one for every socket of this server) adds the check
       // without a bound function or closure per connection.
-      limitedReceiver ??= withFrameLimit(Object.getPrototypeOf(receiver) as ReceiverInternals, maxFrameSize);
+      limitedReceiver ??= withLimits(Object.getPrototypeOf(receiver) as ReceiverInternals, maxFrameSize);
       Object.setPrototypeOf(receiver, limitedReceiver);
+    }
+
+    /**
+     * Pauses reading and also the parsing of bytes already read: `ws` parses a whole socket
+     * read at once, which is thousands of small messages past `maxQueuedMessages`.
+     */
+    override pause(): void {
+      const receiver = (this as unknown as SocketInternals)._receiver;
+      if (receiver !== null) receiver.wsaHeld = true;
+      super.pause();
+    }
+
+    override resume(): void {
+      const receiver = (this as unknown as SocketInternals)._receiver;
+      if (receiver?.wsaHeld === true) {
+        receiver.wsaHeld = false;
+        // From inside the loop (a synchronous onData caught up): it goes on by itself.
+        if (receiver.wsaInLoop !== true) {
+          const cb = receiver.wsaCb ?? destroyOnError(receiver);
+          receiver.wsaCb = null;
+          receiver.startLoop(cb);
+        }
+      }
+      super.resume();
+    }
+
+    override terminate(): void {
+      // What is still unparsed must be read out (and dropped) for ws to report 'close'.
+      this.resume();
+      super.terminate();
     }
 
     override close(code?: number, data?: string | Buffer): void {
@@ -91,8 +135,48 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
   return LimitedWebSocket;
 }
 
-function withFrameLimit(proto: ReceiverInternals, maxFrameSize: number): ReceiverInternals {
+/** The callback of a parse that no write waits for: an error still reaches ws as usual. */
+function destroyOnError(receiver: ReceiverInternals): WriteCallback {
+  return (error) => {
+    if (error != null) receiver.destroy(error);
+  };
+}
+
+/**
+ * ws's Receiver with a frame size limit and a hold: `getInfo` (the start of every frame)
+ * stops the loop while held, and `startLoop` keeps the next write's callback until resumed,
+ * so the Writable buffers what comes next (and the paused socket stops reading).
+ */
+function withLimits(proto: ReceiverInternals, maxFrameSize: number): ReceiverInternals {
   return Object.create(proto, {
+    startLoop: {
+      value: function (this: ReceiverInternals, cb: WriteCallback): void {
+        if (this.wsaHeld === true) {
+          this.wsaCb = cb;
+          return;
+        }
+        this.wsaInLoop = true;
+        try {
+          // Held at a frame start: the write is not done until the rest is parsed, so the
+          // Writable buffers what follows and a socket close waits for it (C4).
+          proto.startLoop.call(this, (error) => {
+            if (error == null && this.wsaHeld === true) this.wsaCb = cb;
+            else cb(error);
+          });
+        } finally {
+          this.wsaInLoop = false;
+        }
+      },
+    },
+    getInfo: {
+      value: function (this: ReceiverInternals, cb: WriteCallback): void {
+        if (this.wsaHeld === true) {
+          this._loop = false;
+          return;
+        }
+        proto.getInfo.call(this, cb);
+      },
+    },
     haveLength: {
       value: function (this: ReceiverInternals, cb: (error?: Error) => void): void {
         if (this._opcode < 0x08 && this._payloadLength > maxFrameSize) {

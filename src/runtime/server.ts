@@ -242,7 +242,7 @@ export class WsActorServer<H = unknown> {
     this.#accepting = false;
     await this.#runOnStop();
     for (const conn of this.#open.values()) conn.beginClose({ kind: 'server-stop' });
-    await this.#whenIdle();
+    await this.#whenIdleOrCut();
     const attached = this.#options.server;
     if (attached !== undefined) attached.off('upgrade', this.#onUpgrade);
     const http = this.#http;
@@ -261,6 +261,28 @@ export class WsActorServer<H = unknown> {
     if (app.onStop === undefined) return;
     const outcome = await callHook(() => app.onStop?.());
     if (!outcome.ok) this.#options.logger.error(new HookError('onStop', null, outcome.error).message, outcome.error);
+  }
+
+  /** Waits for every connection to be released, at most `stopTimeoutMs`; then cuts the rest. */
+  async #whenIdleOrCut(): Promise<void> {
+    const { stopTimeoutMs, clock, logger } = this.#options;
+    if (stopTimeoutMs === null) return this.#whenIdle();
+    let timer: unknown = null;
+    const deadline = new Promise<boolean>((resolve) => (timer = clock.setTimeout(() => resolve(false), stopTimeoutMs)));
+    const idle = await Promise.race([this.#whenIdle().then(() => true), deadline]);
+    clock.clearTimeout(timer);
+    if (idle) return;
+    const waiting = new Map<string, number[]>();
+    for (const conn of [...this.#live]) {
+      const hook = conn.cut();
+      waiting.set(hook, [...(waiting.get(hook) ?? []), conn.id]);
+      this.stats.stopCut++;
+    }
+    const detail = [...waiting].map(([hook, ids]) => `${ids.length} waiting for ${hook} (clients ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''})`);
+    logger.warn(
+      `stop(): stopTimeoutMs (${stopTimeoutMs} ms) passed with ${this.stats.stopCut} clients still live; cut them off: ${detail.join('; ')}. ` +
+        'A hook that awaits server.stop() waits for itself: call it without await (void server.stop()).',
+    );
   }
 
   #whenIdle(): Promise<void> {

@@ -14,6 +14,8 @@ export class ServerStats {
   ratePauses = 0;
   /** Clients closed because their outbound buffer passed `maxBufferedBytes`. */
   slowConsumerCloses = 0;
+  /** Clients still live when `stop()` reached `stopTimeoutMs`: cut off (queue dropped, socket destroyed). */
+  stopCut = 0;
   /** Set (by metrics) to time every onData call; null keeps timing off the hot path. */
   onDataTimed: ((durationMs: number, ok: boolean) => void) | null = null;
 }

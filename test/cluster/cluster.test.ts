@@ -98,7 +98,9 @@ describe('runCluster options', () => {
     expect(() => runCluster({ setup, workers: 1.5 })).toThrow(/"workers" must be a positive integer, got 1.5/);
     expect(() => runCluster({ setup, port: 70_000 })).toThrow(/"port" must be an integer from 0 to 65535/);
     expect(() => runCluster({ setup, maxRestarts: -1 })).toThrow(/"maxRestarts" must be an integer >= 0/);
-    expect(() => runCluster({ setup, stopTimeoutMs: 0 })).toThrow(/"stopTimeoutMs" must be a positive integer/);
+    expect(() => runCluster({ setup, stopTimeoutMs: 0 })).toThrow(/"stopTimeoutMs" must be an integer from 1 to 2147483647/);
+    // Past Node's timer limit a delay becomes 1 ms: refused.
+    expect(() => runCluster({ setup, stopTimeoutMs: 2 ** 31 })).toThrow(/"stopTimeoutMs" must be an integer from 1 to 2147483647, got 2147483648/);
     expect(() => runCluster({ workers: 2 })).toThrow(/"setup" is required unless "exec" names a worker script/);
     expect(() => runCluster({ setup, colour: 'red' } as ClusterOptions)).toThrow(/Unknown cluster option "colour"/);
     expect(() => runCluster({ setup, env: { A: 1 } } as unknown as ClusterOptions)).toThrow(/"env" must be an object of strings/);

@@ -38,9 +38,11 @@ describe('resolveOptions', () => {
       maxUnansweredPings: 3,
       closePeriodMs: 3000,
       handshakeTimeoutMs: 10_000,
+      stopTimeoutMs: 30_000,
       maxBytesPerSecond: null,
       maxMessagesPerSecond: null,
       maxQueuedMessages: 16,
+      maxQueuedBytes: 1024 * 1024,
       maxBufferedBytes: 4 * 1024 * 1024,
       outboundOverflow: 'close',
       maxConnections: null,
@@ -116,13 +118,11 @@ describe('resolveOptions', () => {
   describe.each([
     'maxPayload',
     'maxQueuedMessages',
+    'maxQueuedBytes',
     'concurrency',
-    'closePeriodMs',
     'maxFrameSize',
     'maxFragments',
-    'heartbeatMs',
     'maxUnansweredPings',
-    'handshakeTimeoutMs',
     'maxBufferedBytes',
   ] as const)('%s', (key) => {
     it.each<[string, unknown]>([
@@ -141,6 +141,50 @@ describe('resolveOptions', () => {
     it('accepts 1 and a large integer', () => {
       expect(resolveOptions({ [key]: 1 })[key]).toBe(1);
       expect(resolveOptions({ [key]: 2 ** 31 })[key]).toBe(2 ** 31);
+    });
+  });
+
+  describe.each(['closePeriodMs', 'handshakeTimeoutMs', 'heartbeatMs', 'stopTimeoutMs'] as const)('timer %s', (key) => {
+    const message = (value: unknown): string =>
+      `Option "${key}" must be an integer of milliseconds from 1 to 2147483647 (2^31 - 1), got ${String(value)}`;
+
+    it.each<[string, unknown]>([
+      ['zero', 0],
+      ['negative', -1],
+      ['fractional', 1.5],
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+      // Node turns a longer delay into 1 ms: these used to fire at once.
+      ['2^31 (past Node\'s timer limit)', 2 ** 31],
+      ['2^53', 2 ** 53],
+      ['a numeric string', '16'],
+    ])('rejects %s', (_name, value) => {
+      rejects({ [key]: value }, message(value));
+    });
+
+    it('accepts 1 and 2^31 - 1', () => {
+      expect(resolveOptions({ [key]: 1 })[key]).toBe(1);
+      expect(resolveOptions({ [key]: 2 ** 31 - 1 })[key]).toBe(2 ** 31 - 1);
+    });
+
+    it(key === 'heartbeatMs' || key === 'stopTimeoutMs' ? 'accepts null (off)' : 'rejects null (cannot be off)', () => {
+      if (key === 'heartbeatMs' || key === 'stopTimeoutMs') expect(resolveOptions({ [key]: null })[key]).toBeNull();
+      else rejects({ [key]: null }, message(null));
+    });
+  });
+
+  describe('host', () => {
+    it.each(['127.0.0.1', '::1', 'localhost'])('accepts %s', (host) => {
+      expect(resolveOptions({ host }).host).toBe(host);
+    });
+
+    it.each<[unknown, string]>([
+      [5, '5'],
+      ['', '""'],
+      [true, 'true'],
+      [{}, 'Object'],
+    ])('rejects %j', (host, shown) => {
+      rejects({ host }, `Option "host" must be a non-empty string (an address or host name), got ${shown}`);
     });
   });
 
@@ -175,7 +219,27 @@ describe('resolveOptions', () => {
     });
   });
 
+  describe('server must be an http(s) server', () => {
+    it.each<[unknown, string]>([
+      [{}, 'Object'],
+      [5, '5'],
+      ['localhost', '"localhost"'],
+      [null, 'null'],
+    ])('rejects %j', (server, shown) => {
+      rejects({ server }, `Option "server" must be an http.Server or https.Server, got ${shown}`);
+    });
+  });
+
   describe('path', () => {
+    it.each([
+      ['/ws?x=1', 'Option "path" is a pathname and can never contain "?" or "#" (the query is not part of it), got "/ws?x=1"'],
+      ['/ws#top', 'Option "path" is a pathname and can never contain "?" or "#" (the query is not part of it), got "/ws#top"'],
+      ['/a b', 'Option "path" "/a b" can never match: request pathnames arrive normalized, as "/a%20b"'],
+      ['/a/../b', 'Option "path" "/a/../b" can never match: request pathnames arrive normalized, as "/b"'],
+    ])('rejects %j, which can never match', (path, message) => {
+      rejects({ path }, message);
+    });
+
     it.each(['/', '/ws', '/chat/room'])('accepts %s', (path) => {
       expect(resolveOptions({ path }).path).toBe(path);
     });

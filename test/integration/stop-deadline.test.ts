@@ -1,0 +1,103 @@
+/**
+ * `stop()` has a deadline (`stopTimeoutMs`): clients still live then are cut and counted, and
+ * `stop()` resolves. A hook that awaits `server.stop()` (waiting for itself) no longer hangs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Endpoint, Message, Websocket, WsActorServer } from '../../src/index.js';
+import { closed, connect, startServer, waitFor, type StartedServer } from '../helpers/harness.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+let running: StartedServer<unknown> | null = null;
+
+afterEach(async () => {
+  await running?.server.stop();
+  running = null;
+});
+
+describe('stop() deadline', () => {
+  it('await server.stop() inside onData: clients get 1001, stop resolves at the deadline, then onClose runs', async () => {
+    const events: string[] = [];
+    let server: WsActorServer<unknown> | null = null;
+    const app: Websocket<unknown> = {
+      async onData(clientId: number, message: Message) {
+        if ((await message.text()) !== 'shutdown') return;
+        events.push('stop called');
+        await server?.stop();
+        events.push('stop resolved in onData');
+      },
+      onClose(clientId: number, code: number) {
+        events.push(`onClose ${code}`);
+      },
+    };
+    running = await startServer(app, { stopTimeoutMs: 300 });
+    server = running.server;
+    const client = await connect(running.url);
+    const other = await connect(running.url);
+    const started = Date.now();
+    client.ws.send('shutdown');
+    expect((await closed(client)).code).toBe(1001);
+    expect((await closed(other)).code).toBe(1001);
+    await waitFor(() => events.includes('onClose 1001') && events.length === 4, 3000, 'both onClose');
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(events).toEqual(['stop called', 'onClose 1001', 'stop resolved in onData', 'onClose 1001']);
+    expect(running.server.state).toBe('stopped');
+    expect(running.server.stats.stopCut).toBe(1);
+    const warning = running.logged.find((entry) => entry.level === 'warn' && entry.message.includes('stopTimeoutMs'));
+    expect(warning?.message).toContain('waiting for onData');
+    expect(warning?.message).toContain('void server.stop()');
+  });
+
+  it('a slow onData: at the deadline its queue is dropped and counted; stop resolves; onClose follows', async () => {
+    let endpoint: Endpoint | null = null;
+    let release: () => void = () => undefined;
+    const delivered: string[] = [];
+    let atClose: { read: number; dropped: number } | null = null;
+    const app: Websocket<unknown> = {
+      onStart(e) {
+        endpoint = e;
+      },
+      async onData(_id: number, message: Message) {
+        delivered.push(await message.text());
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+      onClose(clientId: number) {
+        const info = endpoint?.getLocalInfo(clientId);
+        if (info !== undefined) atClose = { read: info.messages_read, dropped: info.messages_dropped };
+      },
+    };
+    running = await startServer(app, { stopTimeoutMs: 200 });
+    const client = await connect(running.url);
+    for (const text of ['a', 'b', 'c']) client.ws.send(text);
+    await waitFor(() => delivered.length === 1, 2000, 'first onData');
+    await sleep(50);
+    const started = Date.now();
+    await running.server.stop();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(180);
+    expect(took).toBeLessThan(1500);
+    expect(running.server.stats.stopCut).toBe(1);
+    expect(atClose).toBeNull();
+    release();
+    await waitFor(() => atClose !== null, 2000, 'onClose after the hook settled');
+    expect(atClose).toEqual({ read: 3, dropped: 2 });
+    expect(delivered).toEqual(['a']);
+  });
+
+  it('stopTimeoutMs: null waits for every hook', async () => {
+    let settled = false;
+    const app: Websocket<unknown> = {
+      async onData() {
+        await sleep(400);
+        settled = true;
+      },
+    };
+    running = await startServer(app, { stopTimeoutMs: null, closePeriodMs: 100 });
+    const client = await connect(running.url);
+    client.ws.send('x');
+    await sleep(50);
+    await running.server.stop();
+    expect(settled).toBe(true);
+    expect(running.server.stats.stopCut).toBe(0);
+  });
+});
