@@ -79,13 +79,22 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
         this.#readSomething();
         return true;
       case 'error': {
-        // Receiver errors: ws has already sent the matching close frame.
+        // Receiver errors: ws has already sent the matching close frame, unless ours went out
+        // first (closeIo counted it) or the socket was ended or gone (ws sent nothing).
+        if ((this.#io & CLOSING) === 0 && this.socket.writable) this.frames_sent++;
         const error = a as Error & { code?: string };
         this.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
         return true;
       }
       case 'close':
         this.#stopTimers();
+        // 1006 iff no close frame came from the peer (no peer can send 1006). If it came before
+        // our close began, ws answered it by itself: count that answer once ws wrote it
+        // (`_closeFrameSent`, a ws 8 internal; test/integration/message-frames.test.ts pins it).
+        if (a !== 1006) {
+          this.frames_read++;
+          if ((this.#io & CLOSING) === 0 && (this.ws as unknown as { _closeFrameSent?: boolean })._closeFrameSent === true) this.frames_sent++;
+        }
         this.socketClosed(a as number, b as Buffer);
         return true;
       default:
