@@ -13,9 +13,9 @@ export interface ClientInfo {
   readonly bytes_read: number;
   /** Bytes written to the socket after the handshake. */
   readonly bytes_sent: number;
-  /** Data fragments (text messages count as one frame) plus ping and pong frames read. */
+  /** Data frames (`ws` keeps no empty fragments: an empty message counts as one), ping, pong and close frames read. */
   readonly frames_read: number;
-  /** Data frames, pongs and close frames the server sent. */
+  /** Data frames, pings, pongs and close frames sent, also those `ws` sends itself (the answer to a peer's close, a protocol-error close). */
   readonly frames_sent: number;
   readonly messages_read: number;
   readonly messages_sent: number;

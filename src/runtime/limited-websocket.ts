@@ -14,9 +14,14 @@ type WriteCallback = (error?: Error | null) => void;
 interface ReceiverInternals {
   _opcode: number;
   _payloadLength: number;
+  _fin: boolean;
+  _fragments: Buffer[];
+  /** Ours: the frame lengths of the text message `dataMessage` is about to emit joined. */
+  wsaTextFrames?: number[] | null;
   _loop: boolean;
   _writableState?: { errored?: (Error & { code?: string }) | null };
   haveLength(cb: (error?: Error) => void): void;
+  dataMessage(cb: (error?: Error) => void): void;
   getInfo(cb: WriteCallback): void;
   startLoop(cb: WriteCallback): void;
   destroy(error?: Error): void;
@@ -73,7 +78,7 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
     // before the owner is set, go the usual way.
     override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
       const owner = this.owner;
-      if (owner !== null && owner.wsEvent(event, a, b)) return true;
+      if (owner !== null && owner.wsEvent(event, b === false && event === 'message' ? textFrames(this, a as Buffer) : a, b)) return true;
       // eslint-disable-next-line prefer-rest-params
       return super.emit(event, ...(Array.prototype.slice.call(arguments, 1) as unknown[]));
     }
@@ -177,6 +182,14 @@ function withLimits(proto: ReceiverInternals, maxFrameSize: number): ReceiverInt
         proto.getInfo.call(this, cb);
       },
     },
+    dataMessage: {
+      value: function (this: ReceiverInternals, cb: (error?: Error) => void): void {
+        // ws joins a text message's frames into one buffer, validates that and emits it: note
+        // the frames' lengths so `textFrames` can hand them over one by one again.
+        if (this._fin && this._opcode === 0x01 && this._fragments.length > 1) this.wsaTextFrames = this._fragments.map((f) => f.length);
+        proto.dataMessage.call(this, cb);
+      },
+    },
     haveLength: {
       value: function (this: ReceiverInternals, cb: (error?: Error) => void): void {
         if (this._opcode < 0x08 && this._payloadLength > maxFrameSize) {
@@ -187,6 +200,21 @@ function withLimits(proto: ReceiverInternals, maxFrameSize: number): ReceiverInt
       },
     },
   }) as ReceiverInternals;
+}
+
+/**
+ * A text message as `ws` emits it: one buffer or, if it came in several frames, those frames
+ * again, as views of that validated buffer (binary messages come so with 'fragments').
+ */
+function textFrames(ws: WebSocket, whole: Buffer): Buffer | Buffer[] {
+  const receiver = (ws as unknown as SocketInternals)._receiver;
+  const lengths = receiver?.wsaTextFrames;
+  if (lengths == null) return whole;
+  (receiver as ReceiverInternals).wsaTextFrames = null;
+  const frames: Buffer[] = [];
+  let offset = 0;
+  for (const length of lengths) frames.push(whole.subarray(offset, (offset += length)));
+  return frames;
 }
 
 function truncate(text: string): string {

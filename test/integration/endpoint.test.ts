@@ -497,14 +497,13 @@ describe('getInfo and getClients', () => {
       bytes_read: 35,
       bytes_sent: 13,
     });
-    // A binary message in two fragments: one message, two frames. A fragmented text
-    // message is documented to count as one frame.
+    // A message in two fragments, binary or text: one message, two frames.
     client.ws.send(Buffer.from([1, 2]), { binary: true, fin: false }); // 2 + 4 + 2
     client.ws.send(Buffer.from([3, 4]), { binary: true, fin: true }); // 2 + 4 + 2
     client.ws.send('ab', { binary: false, fin: false }); // 2 + 4 + 2
     client.ws.send('cd', { binary: false, fin: true }); // 2 + 4 + 2
     await waitFor(() => app.received.length === 5);
-    expect(ep.getLocalInfo(id)).toMatchObject({ messages_read: 5, frames_read: 7, bytes_read: 67 });
+    expect(ep.getLocalInfo(id)).toMatchObject({ messages_read: 5, frames_read: 8, bytes_read: 67 });
     // getInfo returns a snapshot, not a live view.
     expect(info?.frames_read).toBe(3);
   });

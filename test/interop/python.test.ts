@@ -219,10 +219,10 @@ describe('python websockets (asyncio) client', () => {
   });
 
   // frames_read counts an empty data message as one frame (ws keeps no empty fragments).
-  it('counts every frame read in frames_read, the empty binary message and the ping included', () => {
+  it('counts every frame read in frames_read, the empty binary message, the ping and the close included', () => {
     ready();
     const [close] = app.connection('websockets', 'echo').closes;
-    expect(close?.info?.frames_read).toBe(8);
+    expect(close?.info?.frames_read).toBe(9);
   });
 
   it('client close 4000 reaches onClose, and the server echoes the close frame', () => {
