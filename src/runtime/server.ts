@@ -21,6 +21,7 @@ import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
+import { attachRoute } from './upgrade-router.js';
 
 /**
  * Client ids are unique in the process and never reused, across servers too; the node id
@@ -60,6 +61,8 @@ export class WsActorServer<H = unknown> {
   readonly #decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
   readonly #origins: Set<string> | null;
   #http: HttpServer | null = null;
+  /** Attach mode: leaves the borrowed server's upgrade router. */
+  #detach: (() => void) | null = null;
   #accepting = false;
   #idleWaiters: (() => void)[] = [];
   #startPromise: Promise<void> | null = null;
@@ -214,7 +217,8 @@ export class WsActorServer<H = unknown> {
   async #listen(): Promise<void> {
     const attached = this.#options.server;
     if (attached !== undefined) {
-      attached.on('upgrade', this.#onUpgrade);
+      const route = { matches: (req: IncomingMessage) => this.#matchesPath(req), handle: this.#onUpgrade };
+      this.#detach = attachRoute(attached, route, { clock: this.#options.clock, timeoutMs: this.#options.handshakeTimeoutMs });
       return;
     }
     const timeout = this.#options.handshakeTimeoutMs;
@@ -243,8 +247,8 @@ export class WsActorServer<H = unknown> {
     await this.#runOnStop();
     for (const conn of this.#open.values()) conn.beginClose({ kind: 'server-stop' });
     await this.#whenIdleOrCut();
-    const attached = this.#options.server;
-    if (attached !== undefined) attached.off('upgrade', this.#onUpgrade);
+    this.#detach?.();
+    this.#detach = null;
     const http = this.#http;
     if (http !== null) {
       await new Promise<void>((resolve) => {
@@ -309,10 +313,9 @@ export class WsActorServer<H = unknown> {
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', ignoreError); // a reset during the handshake must not crash us
+    // Standalone only: in attach mode the upgrade router sends only matching requests here.
     if (!this.#matchesPath(req)) {
-      // Beside other upgrade listeners, a foreign path is theirs to answer.
-      const owner = this.#options.server;
-      if (owner === undefined || owner.listenerCount('upgrade') <= 1) this.#rejectRaw(socket, 404, 'Not Found');
+      this.#rejectRaw(socket, 404, 'Not Found');
       return;
     }
     const check = checkUpgradeRequest(req);
