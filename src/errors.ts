@@ -19,6 +19,7 @@ export const ErrorCodes = {
   INVALID_SUBPROTOCOL: 'WSA_ERR_INVALID_SUBPROTOCOL',
   HANDSHAKE_SETTLED: 'WSA_ERR_HANDSHAKE_SETTLED',
   SERVER_STATE: 'WSA_ERR_SERVER_STATE',
+  LISTEN_FAILED: 'WSA_ERR_LISTEN_FAILED',
   HOOK_FAILED: 'WSA_ERR_HOOK_FAILED',
   BACKPRESSURE: 'WSA_ERR_BACKPRESSURE',
   NODE_UNREACHABLE: 'WSA_ERR_NODE_UNREACHABLE',
@@ -79,6 +80,19 @@ export class InvalidArgumentError extends WsActorError {}
 export class ServerStateError extends WsActorError {
   constructor(message: string) {
     super(ErrorCodes.SERVER_STATE, message);
+  }
+}
+
+/** The server could not listen (port in use, no permission, bad address); `cause` is Node's error. */
+export class ListenError extends WsActorError {
+  constructor(
+    /** Node's error code, e.g. `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`. */
+    readonly syscallCode: string | undefined,
+    readonly host: string | undefined,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(ErrorCodes.LISTEN_FAILED, `Cannot listen on ${host ?? 'all interfaces'} port ${port}: ${describe(cause)}`, { cause });
   }
 }
 

@@ -18,6 +18,7 @@ export {
   InvalidArgumentError,
   ServerStateError,
   HookError,
+  ListenError,
   BackpressureError,
   NodeUnreachableError,
   ClusterError,

@@ -88,7 +88,11 @@ export interface ServerOptions {
    * resolve with `WSA_ERR_BACKPRESSURE`. Default: 'close'.
    */
   outboundOverflow?: OutboundOverflowPolicy;
-  /** Connections (handshaking + open) allowed at once; over it: 503. null: no limit. Default: null. */
+  /**
+   * Connections that hold a socket at once (handshaking, open, or closing until the socket is
+   * gone; a client whose `onClose` still runs after it left does not count); over it: 503.
+   * null: no limit. Default: null.
+   */
   maxConnections?: number | null;
   /**
    * Origins allowed to connect (exact, case-insensitive, e.g. `https://example.com`); others,

@@ -171,8 +171,11 @@ export class ClientEndpoint implements Endpoint {
     return this.#clients.get(clientId)?.info();
   }
 
+  /** Open clients whose close has not begun: those a send can still reach. */
   getLocalClients(): number[] {
-    return [...this.#clients.keys()];
+    const ids: number[] = [];
+    for (const [id, client] of this.#clients) if (!client.closing) ids.push(id);
+    return ids;
   }
 
   /**
@@ -326,6 +329,7 @@ export class ClientEndpoint implements Endpoint {
 
   *#allExcept(exceptIds: Iterable<number>): Iterable<number> {
     const except = new Set(exceptIds);
-    for (const id of this.#clients.keys()) if (!except.has(id)) yield id;
+    // A client whose close began is no broadcast target (it would only be reported failed).
+    for (const [id, client] of this.#clients) if (!client.closing && !except.has(id)) yield id;
   }
 }

@@ -30,7 +30,8 @@ export interface Endpoint {
   /** Sends a binary message to one client. */
   sendBinary(data: BinaryData, clientId: number): Promise<SendResult>;
   /**
-   * Sends a text message to every open client except `exceptIds` (any iterable of ids: an
+   * Sends a text message to every open client whose close has not begun (a client leaving,
+   * e.g. inside its own `onClose`, is no target) except `exceptIds` (any iterable of ids: an
    * Array, a Set, a generator...; omitted, undefined or null: none); encodes it once.
    * An `exceptIds` that is no iterable of ids (a number, a string, a plain object) sends
    * nothing and gives one failure with id NaN, an `InvalidArgumentError` with code
@@ -53,11 +54,15 @@ export interface Endpoint {
    * follows when the socket is gone. Unknown/closing clients and invalid codes give `ok: false`.
    */
   close(clientId: number, code?: number, reason?: string): Promise<SendResult>;
-  /** Counters and timestamps of a client on any node, or undefined when no such client is connected. */
+  /**
+   * Counters and timestamps of a client on any node, also while it is closing (until its
+   * `onClose` settled), or undefined when no such client is connected.
+   */
   getInfo(clientId: number): Promise<ClientInfo | undefined>;
   /**
-   * Ids of clients on every node that completed the handshake and whose `onClose` has not
-   * finished. Nodes that do not answer in time are left out (the adapter counts them).
+   * Ids of clients on every node that completed the handshake and whose close has not begun:
+   * those a send can reach (the broadcast targets). Nodes that do not answer in time are left
+   * out (the adapter counts them).
    */
   getClients(): Promise<number[]>;
   /** {@link Endpoint.getInfo} for this node's clients only, synchronously (e.g. inside `onClose`). */

@@ -48,6 +48,8 @@ export interface ConnectionHost {
   readonly stats: ServerStats;
   /** Where transitions are reported. */
   readonly lifecycle: LifecycleStream;
+  /** The socket is gone (`onClose` may still be to run): it no longer counts for `maxConnections`. */
+  socketGone(conn: Connection): void;
   /** The connection reached its final state. */
   released(conn: Connection): void;
 }
@@ -86,7 +88,10 @@ export class Connection extends ClientSocket {
 
   constructor(id: number, host: ConnectionHost, upgrade: UpgradeRequest) {
     super(id, host, upgrade.socket);
-    const onSocketClose = (): void => this.#send({ type: 'conn.socket.gone' });
+    const onSocketClose = (): void => {
+      this.host.socketGone(this);
+      this.#send({ type: 'conn.socket.gone' });
+    };
     this.#handshake = { upgrade, decision: null, data: undefined, timer: null, rejectStatus: null, onSocketClose };
     upgrade.socket.on('close', onSocketClose);
   }
@@ -378,6 +383,7 @@ export class Connection extends ClientSocket {
 
   protected socketClosed(code: number, reason: Buffer): void {
     this.closed_at = this.host.options.clock.now();
+    this.host.socketGone(this);
     if ((this.#flags & CLOSE_BEGUN) === 0) {
       this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') }, true);
     }

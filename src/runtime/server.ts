@@ -10,7 +10,7 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { NODE_ID_SHIFT, type AdapterStats } from '../cluster/adapter.js';
 import { ClientEndpoint } from '../endpoint/endpoint.js';
 import type { Endpoint } from '../endpoint/types.js';
-import { HookError, ServerStateError } from '../errors.js';
+import { HookError, ListenError, ServerStateError } from '../errors.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import type { Websocket } from '../types.js';
@@ -56,6 +56,8 @@ export class WsActorServer<H = unknown> {
   readonly #app: Websocket<H>;
   readonly #open = new Map<number, Connection>();
   readonly #live = new Set<Connection>();
+  /** Connections that still hold their socket: what `maxConnections` counts. */
+  readonly #withSocket = new Set<Connection>();
   readonly #rawSockets = new Set<Duplex>();
   readonly #wss: WebSocketServer;
   readonly #decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
@@ -182,8 +184,10 @@ export class WsActorServer<H = unknown> {
     if (app.onStart !== undefined) {
       const outcome = await callHook(() => app.onStart?.(this.endpoint));
       if (!outcome.ok) {
+        const error = new HookError('onStart', null, outcome.error);
+        this.#options.logger.error(error.message, outcome.error);
         await this.#leave();
-        throw new HookError('onStart', null, outcome.error);
+        throw error;
       }
     }
     try {
@@ -231,10 +235,12 @@ export class WsActorServer<H = unknown> {
     http.on('upgrade', this.#onUpgrade);
     http.on('request', this.#onRequest);
     http.on('clientError', (_error, socket) => socket.destroy());
+    const { port, host } = this.#options;
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(this.#options.port, this.#options.host, () => {
-        http.off('error', reject);
+      const failed = (error: Error & { code?: string }): void => reject(new ListenError(error.code, host, port, error));
+      http.once('error', failed);
+      http.listen(port, host, () => {
+        http.off('error', failed);
         resolve();
       });
     });
@@ -332,12 +338,13 @@ export class WsActorServer<H = unknown> {
       return;
     }
     const { maxConnections } = this.#options;
-    if (maxConnections !== null && this.#live.size >= maxConnections) {
+    if (maxConnections !== null && this.#withSocket.size >= maxConnections) {
       this.#rejectRaw(socket, 503, 'Service Unavailable: connection limit reached');
       return;
     }
     const conn = new Connection(this.#endpoint.nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
     this.#live.add(conn);
+    this.#withSocket.add(conn);
     conn.start();
   };
 
@@ -367,7 +374,11 @@ export class WsActorServer<H = unknown> {
       opened: (conn: Connection) => {
         this.#open.set(conn.id, conn);
       },
+      socketGone: (conn: Connection) => {
+        this.#withSocket.delete(conn);
+      },
       released: (conn: Connection) => {
+        this.#withSocket.delete(conn);
         this.#open.delete(conn.id);
         this.#live.delete(conn);
         if (this.#live.size === 0) {
