@@ -2,6 +2,12 @@
  * The outbound side of one connection (a base class of ClientSocket, so still one object per
  * connection): single sends and broadcast writes, the outbound buffer bound, the fast path,
  * and broadcast frames deferred by the server's Outbox while it coalesces.
+ *
+ * On a connection that negotiated permessage-deflate, a message of at least the threshold
+ * (see deflate.ts), single or broadcast, goes through `ws.send` to be compressed with that
+ * connection's own deflate context; smaller ones take the same raw paths as on any other
+ * connection. Per-client order holds because a raw frame is only written while `ws`'s sender
+ * is idle: once a message waits for compression, everything after it queues behind it in ws.
  */
 import { WebSocket } from 'ws';
 import type { CloseCause } from '../close-codes.js';
@@ -9,7 +15,8 @@ import { ClientCounters } from '../endpoint/client-info.js';
 import type { OutboundMessage } from '../endpoint/endpoint.js';
 import type { SendResult } from '../endpoint/types.js';
 import { BackpressureError, ClientClosingError, SendFailedError, WsActorError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { DeflateOptions, ResolvedOptions } from '../options.js';
+import { compresses, deflateNegotiated } from './deflate.js';
 import { encodeFrame, encodeHeader, idleSocketOf, type WritableSocket } from './limited-websocket.js';
 import { outboxOf, type OutboxMember } from './outbox.js';
 import type { ServerStats } from './stats.js';
@@ -55,7 +62,7 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
 
   protected attachOutbound(ws: WebSocket): void {
     this.ws = ws;
-    if (ws.extensions !== '') this.#out |= DEFLATE;
+    if (deflateNegotiated(ws)) this.#out |= DEFLATE;
   }
 
   /** The close began: what was deferred goes out first, later sends fail. */
@@ -121,13 +128,31 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
       for (const done of dones) done(new ClientClosingError(this.id));
       return;
     }
-    const lengths = messages.map((m) => m.payload.length);
     const socket = idleSocketOf(ws);
-    if (socket === null || socket.destroyed) {
-      // ws's sender is busy (compressing): go through it, in order.
-      messages.forEach((m, i) => ws.send(m.payload, { binary: m.binary }, this.#afterWrite([m.payload.length], [dones[i] as Done])));
+    // How many frames go out raw from here: all of them, or on a compressing connection
+    // those before the first one to compress; the rest go through ws, in order.
+    const raw = socket === null || socket.destroyed ? 0 : (this.#out & DEFLATE) === 0 ? messages.length : this.#rawPrefix(messages);
+    if (raw === messages.length) {
+      this.#writeFrames(socket as WritableSocket, messages, dones);
       return;
     }
+    if (raw > 0) this.#writeFrames(socket as WritableSocket, messages.slice(0, raw), dones.slice(0, raw));
+    // ws's sender is busy (compressing), or is about to be: go through it, in order.
+    for (let i = raw; i < messages.length; i++) {
+      const { payload, binary } = messages[i] as OutboundMessage;
+      ws.send(payload, { binary, compress: this.#compresses(payload.length) }, this.#afterWrite([payload.length], [dones[i] as Done]));
+    }
+  }
+
+  /** On a compressing connection: the number of messages before the first one to compress. */
+  #rawPrefix(messages: OutboundMessage[]): number {
+    const index = messages.findIndex((m) => this.#compresses(m.payload.length));
+    return index < 0 ? messages.length : index;
+  }
+
+  /** Writes pre-encoded frames to the idle socket: one write (several frames corked). */
+  #writeFrames(socket: WritableSocket, messages: OutboundMessage[], dones: Done[]): void {
+    const lengths = messages.map((m) => m.payload.length);
     const free = socket.writableLength === 0;
     if (messages.length > 1) socket.cork();
     for (const m of messages) socket.write((m.frame ??= encodeFrame(m.payload, m.binary)));
@@ -168,8 +193,8 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
   #writeNow(payload: Buffer, binary: boolean, shared: OutboundMessage | null): WsActorError | null | typeof LATER | WritableSocket {
     const error = this.#unsendable(payload.length);
     if (error !== null) return error;
-    // A single send on a compressing connection goes through ws (it may deflate it).
-    const socket = shared === null && (this.#out & DEFLATE) !== 0 ? null : idleSocketOf(this.ws as WebSocket);
+    // A message to compress goes through ws (with this connection's deflate context).
+    const socket = this.#compresses(payload.length) ? null : idleSocketOf(this.ws as WebSocket);
     if (socket === null || socket.writableLength !== 0 || socket.destroyed) return LATER;
     if (shared !== null) socket.write((shared.frame ??= encodeFrame(payload, binary)));
     else writeFrame(socket, payload, binary);
@@ -183,11 +208,18 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
   /** The slow path: the outcome comes from the write's callback. */
   #writeLater(payload: Buffer, binary: boolean, shared: OutboundMessage | null, done: Done): void {
     const ws = this.ws as WebSocket;
-    const socket = shared === null && (this.#out & DEFLATE) !== 0 ? null : idleSocketOf(ws);
+    const compress = this.#compresses(payload.length);
+    const socket = compress ? null : idleSocketOf(ws);
     const sent = this.#afterWrite([payload.length], [done]);
-    if (socket === null) ws.send(payload, { binary }, sent);
+    // ws would compress every message on a deflate connection unless told (`compress`).
+    if (socket === null) ws.send(payload, { binary, compress }, sent);
     else if (shared !== null) socket.write((shared.frame ??= encodeFrame(payload, binary)), sent);
     else writeFrame(socket, payload, binary, sent);
+  }
+
+  /** True: on this connection (which negotiated deflate), a message of `length` bytes is compressed. */
+  #compresses(length: number): boolean {
+    return (this.#out & DEFLATE) !== 0 && compresses(this.host.options.perMessageDeflate as Required<DeflateOptions>, length);
   }
 
   #afterWrite(lengths: number[], dones: Done[]): (error?: Error | null) => void {
