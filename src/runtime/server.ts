@@ -22,6 +22,7 @@ import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 import { attachRoute } from './upgrade-router.js';
+import { wsDeflateOptions } from './deflate.js';
 
 /**
  * Client ids are unique in the process and never reused, across servers too; the node id
@@ -86,17 +87,8 @@ export class WsActorServer<H = unknown> {
       maxFragments,
       skipUTF8Validation: !validateUtf8,
       WebSocket: limitedWebSocketClass(maxFrameSize),
-      perMessageDeflate:
-        perMessageDeflate === false
-          ? false
-          : {
-              threshold: perMessageDeflate.threshold,
-              concurrencyLimit: perMessageDeflate.concurrencyLimit,
-              // Bounded zlib memory per connection (RFC 7692 window and memLevel).
-              zlibDeflateOptions: { memLevel: 7 },
-              serverMaxWindowBits: 13,
-              clientMaxWindowBits: 13,
-            },
+      // Every valid RFC 7692 offer is accepted, with bounded zlib memory: see deflate.ts.
+      perMessageDeflate: wsDeflateOptions(perMessageDeflate),
       handleProtocols: (_offered, req) => this.#decisions.get(req)?.subprotocol ?? false,
     });
     this.#wss.on('headers', (headers, req) => {

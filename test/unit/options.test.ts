@@ -291,11 +291,16 @@ describe('resolveOptions', () => {
       expect(resolveOptions({ perMessageDeflate: false }).perMessageDeflate).toBe(false);
     });
 
+    it('accepts threshold 0 (compress every message)', () => {
+      expect(resolveOptions({ perMessageDeflate: { threshold: 0 } }).perMessageDeflate).toEqual({ threshold: 0, concurrencyLimit: 10 });
+    });
+
     it('rejects bad values', () => {
       rejects({ perMessageDeflate: 'yes' }, 'Option "perMessageDeflate" must be a boolean or an object');
       rejects({ perMessageDeflate: null }, 'Option "perMessageDeflate" must be a boolean or an object');
       rejects({ perMessageDeflate: { level: 9 } }, 'Unknown option "perMessageDeflate.level"');
-      rejects({ perMessageDeflate: { threshold: 0 } }, 'Option "perMessageDeflate.threshold" must be a positive integer, got 0');
+      rejects({ perMessageDeflate: { threshold: -1 } }, 'Option "perMessageDeflate.threshold" must be a non-negative integer, got -1');
+      rejects({ perMessageDeflate: { threshold: 1.5 } }, 'Option "perMessageDeflate.threshold" must be a non-negative integer, got 1.5');
       rejects(
         { perMessageDeflate: { concurrencyLimit: 1.5 } },
         'Option "perMessageDeflate.concurrencyLimit" must be a positive integer, got 1.5',
