@@ -9,21 +9,14 @@
  */
 import { createActor, fromTransition, type AnyActorRef } from 'xstate';
 import type { SettlesAtOnce } from '../machines/connection.js';
-import type { ResolvedOptions } from '../options.js';
+import type { InspectionObserver, ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 
 const ignoreAll = fromTransition((state: null) => state, null);
-const roots = new WeakMap<object, AnyActorRef>();
 
-/** The root of one server's connection actors, found by its resolved options. */
-export function actorRootOf(options: ResolvedOptions): AnyActorRef {
-  let root = roots.get(options);
-  if (root === undefined) {
-    const { inspect } = options;
-    root = createActor(ignoreAll, inspect === null ? {} : { inspect }).start();
-    roots.set(options, root);
-  }
-  return root;
+/** A started root for one server's connection actors (owned by its ServerServices). */
+export function createActorRoot(inspect: InspectionObserver | null): AnyActorRef {
+  return createActor(ignoreAll, inspect === null ? {} : { inspect }).start();
 }
 
 /** Stops a connection actor (XState refuses `stop()` on an actor that has a parent). */

@@ -11,7 +11,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { closeCodeForWsError } from '../close-codes.js';
-import { heartbeatSweepOf, HeartbeatSweep, type HeartbeatMember } from './heartbeat.js';
+import { HeartbeatSweep, type HeartbeatMember } from './heartbeat.js';
 import { InboundQueue, type InboundOwner } from './inbound-queue.js';
 import type { OwnedWebSocket, WsEventSink } from './limited-websocket.js';
 import { Message } from './message.js';
@@ -62,7 +62,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
       this.#rate = new RateWindow(options.maxBytesPerSecond, options.maxMessagesPerSecond);
     }
     this.inbound = new InboundQueue(this, options.concurrency, options.maxQueuedMessages, options.maxQueuedBytes, false);
-    this.#sweep().add(this);
+    this.host.services.heartbeat.add(this);
   }
 
   /** The `ws` socket's events (see OwnedWebSocket). */
@@ -100,11 +100,6 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
       default:
         return false;
     }
-  }
-
-  #sweep(): HeartbeatSweep {
-    const { options } = this.host;
-    return heartbeatSweepOf(options, options.clock, options.heartbeatMs, options.maxUnansweredPings);
   }
 
   /** The peer's close frame arrived (ws answered it) or ws closed for a protocol error. */
@@ -182,7 +177,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
   protected closeIo(code: number, reason: string, weSendClose: boolean): void {
     if ((this.#io & CLOSING) !== 0) return;
     this.#io |= CLOSING;
-    this.#sweep().remove(this);
+    this.host.services.heartbeat.remove(this);
     if ((this.#io & PAUSED) !== 0) {
       this.#io &= ~PAUSED;
       this.ws?.resume();
@@ -213,7 +208,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
 
   #stopTimers(): void {
     const { clock } = this.host.options;
-    this.#sweep().remove(this);
+    this.host.services.heartbeat.remove(this);
     if (this.#closeTimer !== null) clock.clearTimeout(this.#closeTimer);
     this.#closeTimer = null;
     // The socket is gone: what still waits is delivered without pacing (C4).

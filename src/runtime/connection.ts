@@ -21,31 +21,26 @@ import {
   type ConnectionMachine,
   type ConnectionOutcome,
 } from '../machines/connection.js';
-import type { ResolvedOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
-import { actorRootOf, settlesAtOnce, stopActor } from './actor-root.js';
+import { stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
-import { hibernationQueueOf, type HibernationQueue } from './hibernation.js';
 import { callHook } from './hooks.js';
 import { callOnData } from './on-data.js';
 import type { Message } from './message.js';
 import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
-import type { ServerStats } from './stats.js';
+import type { SocketHost } from './outbound.js';
 
-/** What a connection needs from its server. */
-export interface ConnectionHost {
+/** What a connection needs from its server (options, counters and shared services in SocketHost). */
+export interface ConnectionHost extends SocketHost {
   readonly app: Websocket<unknown>;
-  readonly options: ResolvedOptions;
   /** False once the server is stopping: late handshakes get 503. */
   isAccepting(): boolean;
   /** Writes the 101 through `ws`, then calls `onUpgraded` (never, if the socket died). */
   upgrade(conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void): void;
   /** The connection is open: visible to the Endpoint from now on. */
   opened(conn: Connection): void;
-  /** Server-wide counters. */
-  readonly stats: ServerStats;
   /** Where transitions are reported. */
   readonly lifecycle: LifecycleStream;
   /** The socket is gone (`onClose` may still be to run): it no longer counts for `maxConnections`. */
@@ -122,10 +117,10 @@ export class Connection extends ClientSocket {
    */
   #wake(restore: boolean): Actor<ConnectionMachine> {
     if (this.#actor !== null) return this.#actor;
-    const atOnce = settlesAtOnce(this.host.options, this.host.app);
+    const { atOnce, actorRoot } = this.host.services;
     const actor = createActor(connectionMachine, {
       input: { clientId: this.id, settlesAtOnce: atOnce },
-      parent: actorRootOf(this.host.options),
+      parent: actorRoot,
       ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id, atOnce) }) } : {}),
     });
     actor.on('*', (command) => this.#run(command));
@@ -172,11 +167,7 @@ export class Connection extends ClientSocket {
       this.#actor = null;
       stopActor(actor);
     }
-    if (!this.releaseIdleQueue()) this.#hibernation().add(this);
-  }
-
-  #hibernation(): HibernationQueue {
-    return hibernationQueueOf(this.host.options, this.host.options.clock);
+    if (!this.releaseIdleQueue()) this.host.services.hibernation.add(this);
   }
 
   /** The upgrade request this connection came from. */
@@ -320,7 +311,7 @@ export class Connection extends ClientSocket {
       if (!this.#context().settlesAtOnce.open) this.#send({ type: 'conn.opened' });
       if ((this.#flags & CLOSE_BEGUN) === 0) {
         this.#transition('open.ready');
-        this.#hibernation().add(this);
+        this.host.services.hibernation.add(this);
       }
     } else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
@@ -373,7 +364,7 @@ export class Connection extends ClientSocket {
 
   #applyClose(command: Extract<ConnectionCommand, { type: 'cmd.close' }>): void {
     this.#flags |= CLOSE_BEGUN;
-    this.#hibernation().remove(this);
+    this.host.services.hibernation.remove(this);
     this.state = 'closing';
     this.close_code = command.code;
     this.close_reason = command.reason;
@@ -405,7 +396,7 @@ export class Connection extends ClientSocket {
   #release(): void {
     if ((this.#flags & RELEASED) !== 0) return;
     this.#flags |= RELEASED;
-    this.#hibernation().remove(this);
+    this.host.services.hibernation.remove(this);
     this.state = 'closed';
     this.#stopHandshakeWatch();
     this.#handshake = null;

@@ -64,6 +64,15 @@ export class HeartbeatSweep {
     }
   }
 
+  /** The server is gone: no more checks. */
+  dispose(): void {
+    if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerDue = Number.POSITIVE_INFINITY;
+    for (const member of this.#heap) member.hbIndex = -1;
+    this.#heap.length = 0;
+  }
+
   /** Anything read from the peer proves it alive (the heap is fixed up lazily, at its check). */
   static alive(member: HeartbeatMember): void {
     member.hbUnanswered = 0;
@@ -143,16 +152,4 @@ export class HeartbeatSweep {
     heap[index] = member;
     member.hbIndex = index;
   }
-}
-
-const sweeps = new WeakMap<object, HeartbeatSweep>();
-
-/** The sweep of one server, found by an object the server owns (its resolved options). */
-export function heartbeatSweepOf(owner: object, clock: Clock, intervalMs: number | null, maxUnanswered: number): HeartbeatSweep {
-  let sweep = sweeps.get(owner);
-  if (sweep === undefined) {
-    sweep = new HeartbeatSweep(clock, intervalMs, maxUnanswered);
-    sweeps.set(owner, sweep);
-  }
-  return sweep;
 }

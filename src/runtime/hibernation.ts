@@ -3,7 +3,8 @@
  * soon as `onOpen` settled but `HIBERNATE_AFTER_MS` later, like OTP's `hibernate_after`. A
  * short-lived connection then never pays for a second actor at its close (about a third of
  * the actor cost of a connect-message-close cycle), and a long-lived idle one still ends up
- * with nothing but the fact that it is in `open.ready`. One timer per server.
+ * with nothing but the fact that it is in `open.ready`. One queue and timer per server
+ * (in its ServerServices).
  *
  * A closing connection leaves the set at once: holding it (and its socket) until its time
  * came would move short-lived connections into the old generation of the heap.
@@ -51,16 +52,11 @@ export class HibernationQueue {
     }
     if (next !== null) this.#timer = this.clock.setTimeout(this.#tick, next.hibernateAt - now);
   };
-}
 
-const queues = new WeakMap<object, HibernationQueue>();
-
-/** The queue of one server, found by an object the server owns (its resolved options). */
-export function hibernationQueueOf(owner: object, clock: Clock): HibernationQueue {
-  let queue = queues.get(owner);
-  if (queue === undefined) {
-    queue = new HibernationQueue(clock);
-    queues.set(owner, queue);
+  /** The server is gone: no more ticks. */
+  dispose(): void {
+    if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#members.clear();
   }
-  return queue;
 }

@@ -18,13 +18,15 @@ import { BackpressureError, ClientClosingError, SendFailedError, WsActorError } 
 import type { DeflateOptions, ResolvedOptions } from '../options.js';
 import { compresses, deflateNegotiated } from './deflate.js';
 import { encodeFrame, encodeHeader, idleSocketOf, type WritableSocket } from './limited-websocket.js';
-import { outboxOf, type OutboxMember } from './outbox.js';
+import type { OutboxMember } from './outbox.js';
+import type { ServerServices } from './services.js';
 import type { ServerStats } from './stats.js';
 
 /** What the socket side needs from its server. */
 export interface SocketHost {
   readonly options: ResolvedOptions;
   readonly stats: ServerStats;
+  readonly services: ServerServices;
 }
 
 type Done = (error: WsActorError | null) => void;
@@ -92,7 +94,7 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
    */
   write(message: OutboundMessage, done: Done): void {
     const { payload, binary } = message;
-    const through = outboxOf(this.host.options).writeThrough(message);
+    const through = this.host.services.outbox.writeThrough(message);
     if (!through || this.#deferred !== null) {
       const error = this.#unsendable(payload.length + (this.#deferred?.bytes ?? 0));
       if (error !== null) done(error);
@@ -109,7 +111,7 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
     const deferred = this.#deferred;
     if (deferred === null) {
       this.#deferred = { messages: [message], dones: [done], bytes: message.payload.length };
-      outboxOf(this.host.options).enlist(this);
+      this.host.services.outbox.enlist(this);
       return;
     }
     deferred.messages.push(message);

@@ -79,15 +79,3 @@ export class Outbox {
     this.#schedule();
   };
 }
-
-const outboxes = new WeakMap<object, Outbox>();
-
-/** The outbox of one server, found by an object the server owns (its resolved options). */
-export function outboxOf(owner: object): Outbox {
-  let outbox = outboxes.get(owner);
-  if (outbox === undefined) {
-    outbox = new Outbox();
-    outboxes.set(owner, outbox);
-  }
-  return outbox;
-}

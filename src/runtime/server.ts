@@ -22,6 +22,7 @@ import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 import { attachRoute } from './upgrade-router.js';
+import { ServerServices } from './services.js';
 import { wsDeflateOptions } from './deflate.js';
 
 /**
@@ -71,6 +72,8 @@ export class WsActorServer<H = unknown> {
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
   readonly #host: ConnectionHost;
+  /** Shared by this server's connections; disposed once stopped and idle. */
+  readonly #services: ServerServices;
 
   constructor(app: Websocket<H>, options: ServerOptions = {}) {
     this.#options = resolveOptions(options);
@@ -117,6 +120,7 @@ export class WsActorServer<H = unknown> {
       error: (error) => this.#options.logger.error('supervisor failed', error),
     });
     this.supervisor.start();
+    this.#services = new ServerServices(this.#options, this.#app);
     this.#host = this.#makeHost();
   }
 
@@ -255,6 +259,8 @@ export class WsActorServer<H = unknown> {
       });
     }
     for (const socket of this.#rawSockets) socket.destroy();
+    // Clients cut at the deadline may still run hooks: they release the services last.
+    if (this.#live.size === 0) this.#services.dispose();
     await this.#leave();
   }
 
@@ -350,6 +356,7 @@ export class WsActorServer<H = unknown> {
     return {
       app: this.#app,
       options: this.#options,
+      services: this.#services,
       lifecycle: this.lifecycle,
       stats: this.stats,
       isAccepting: () => this.#accepting,
@@ -374,6 +381,7 @@ export class WsActorServer<H = unknown> {
         this.#open.delete(conn.id);
         this.#live.delete(conn);
         if (this.#live.size === 0) {
+          if (this.#stopPromise !== null && !this.#accepting) this.#services.dispose();
           const waiters = this.#idleWaiters;
           this.#idleWaiters = [];
           for (const resolve of waiters) resolve();
