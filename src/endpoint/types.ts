@@ -10,7 +10,9 @@ export interface BroadcastResult {
   readonly failed: readonly { readonly clientId: number; readonly error: WsActorError }[];
   /**
    * Broadcasts in a cluster only: other nodes that did not answer in time (or Redis was
-   * down); their clients are in neither list, and the adapter counts the miss.
+   * down) or answered with a reply that could not be read; their clients are in neither list,
+   * and the adapter counts the miss. At least 1 when the cluster adapter itself failed (threw,
+   * rejected or resolved garbage): how many nodes missed the broadcast is then unknown.
    */
   readonly unreachedNodes?: number;
 }
@@ -19,10 +21,12 @@ export interface BroadcastResult {
 export type BinaryData = Buffer | Uint8Array | ArrayBuffer;
 
 /**
- * How an app talks to its clients; handed to `onStart`. No method throws for a bad client
- * id; sends resolve once the data was handed to the OS, and sends to one client keep call
- * order, broadcasts included. With a cluster adapter every call also reaches clients of
- * other nodes (a client id names its node); results then wait for the other node's answer.
+ * How an app talks to its clients; handed to `onStart`. No method throws or rejects, for a
+ * bad client id or argument, or whatever a cluster adapter does; sends resolve once the data
+ * was handed to the OS, and sends to one client keep call order, broadcasts included. With a
+ * cluster adapter every call also reaches clients of other nodes (a client id names its
+ * node); results then wait for the other node's answer, and a node that cannot be reached
+ * or answers badly gives `WSA_ERR_NODE_UNREACHABLE` failures.
  */
 export interface Endpoint {
   /** Sends a text message to one client. */
@@ -56,13 +60,15 @@ export interface Endpoint {
   close(clientId: number, code?: number, reason?: string): Promise<SendResult>;
   /**
    * Counters and timestamps of a client on any node, also while it is closing (until its
-   * `onClose` settled), or undefined when no such client is connected.
+   * `onClose` settled), or undefined when no such client is connected (or its node cannot be
+   * reached, or answers with a reply that cannot be read).
    */
   getInfo(clientId: number): Promise<ClientInfo | undefined>;
   /**
    * Ids of clients on every node that completed the handshake and whose close has not begun:
    * those a send can reach (the broadcast targets). Nodes that do not answer in time are left
-   * out (the adapter counts them).
+   * out (the adapter counts them); so are nodes whose reply cannot be read, and every other
+   * node when the cluster adapter fails (this node's clients still come back).
    */
   getClients(): Promise<number[]>;
   /** {@link Endpoint.getInfo} for this node's clients only, synchronously (e.g. inside `onClose`). */
