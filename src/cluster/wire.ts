@@ -179,32 +179,3 @@ function isNodeReply(value: unknown): value is NodeReply {
       return false;
   }
 }
-
-/**
- * One sender's sequence numbers, per channel, from 1. A publish that failed gives its number
- * back once every later number on that channel failed too (a dropped connection fails all
- * in-flight publishes at once), so receivers see no hole for a message the sender already
- * reported as failed. A hole below a later success stays: that message may be lost.
- */
-export class SendNumbers {
-  private readonly channels = new Map<string, { last: number; failed: Set<number> }>();
-
-  /** Takes the next number on `channel`. */
-  next(channel: string): number {
-    let numbering = this.channels.get(channel);
-    if (numbering === undefined) this.channels.set(channel, (numbering = { last: 0, failed: new Set() }));
-    return ++numbering.last;
-  }
-
-  succeeded(channel: string, seq: number): void {
-    const failed = this.channels.get(channel)?.failed;
-    if (failed !== undefined && failed.size > 0) for (const n of failed) if (n < seq) failed.delete(n);
-  }
-
-  failed(channel: string, seq: number): void {
-    const numbering = this.channels.get(channel);
-    if (numbering === undefined) return;
-    numbering.failed.add(seq);
-    while (numbering.failed.delete(numbering.last)) numbering.last -= 1;
-  }
-}

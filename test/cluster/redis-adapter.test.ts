@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NodeReply, NodeRequest, RequestHandler } from '../../src/cluster/adapter.js';
 import { redisAdapter, type RedisAdapterOptions, type RedisClusterAdapter } from '../../src/cluster/redis-adapter.js';
-import { SendNumbers, decodeMessage, encodeMessage, type WireMessage } from '../../src/cluster/wire.js';
+import { decodeMessage, encodeMessage, type WireMessage } from '../../src/cluster/wire.js';
 import { ErrorCodes } from '../../src/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -126,20 +126,6 @@ describe('wire format', () => {
       header({ ...base, k: 'rep', p: true, b: { op: 'result', error: null } }),
     ];
     for (const bytes of bad) expect(decodeMessage(bytes).ok).toBe(false);
-  });
-
-  it('gives back numbers of publishes that failed after the last success', () => {
-    const numbers = new SendNumbers();
-    const [one, two, three, four] = [1, 2, 3, 4].map(() => numbers.next('c'));
-    numbers.succeeded('c', one ?? 0);
-    for (const seq of [two, three, four]) numbers.failed('c', seq ?? 0); // a dropped connection fails them in order
-    expect(numbers.next('c')).toBe(2);
-    expect(numbers.next('other')).toBe(1);
-    numbers.failed('c', 2);
-    const [again, later] = [numbers.next('c'), numbers.next('c')];
-    numbers.failed('c', again);
-    numbers.succeeded('c', later);
-    expect(numbers.next('c')).toBe(4); // 2 stays a hole: 3 went out after it
   });
 });
 
