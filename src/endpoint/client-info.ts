@@ -1,4 +1,5 @@
-/** Lifecycle state of a connection, as its actor reports it. */
+import { connectionStateOf, type LifecycleState } from '../runtime/lifecycle-events.js';
+/** Lifecycle state of a connection (the top level of its machine state). */
 export type ConnectionState = 'handshaking' | 'open' | 'closing' | 'closed';
 
 /**
@@ -37,7 +38,11 @@ export interface ClientInfo {
  * object header and a pointer on every idle connection. `snapshot()` is what `getInfo` returns.
  */
 export class ClientCounters {
-  state: ConnectionState = 'handshaking';
+  /**
+   * The connection machine's state, as its last command reported it: the runtime's one
+   * lifecycle field (set only by the connection's command handler); `state` derives from it.
+   */
+  protected lifecycle: LifecycleState | null = null;
   remote_address: string | null;
   frames_read = 0;
   frames_sent = 0;
@@ -60,6 +65,16 @@ export class ClientCounters {
   ) {
     this.remote_address = remoteAddress;
     this.connected_at = now;
+  }
+
+  get state(): ConnectionState {
+    return connectionStateOf(this.lifecycle);
+  }
+
+  /** True once the connection machine entered `closing` (or `closed`). */
+  protected get closeBegan(): boolean {
+    const state = this.lifecycle;
+    return state !== null && (state === 'closed' || state.startsWith('closing'));
   }
 
   /** Bytes read and written after the handshake (the socket counts them). */

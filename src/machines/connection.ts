@@ -51,21 +51,37 @@ export type ConnectionEvent =
   | { type: 'conn.opened' }
   /**
    * `socketGone` / `drained`: already true as the close begins (the socket closed first; no
-   * message waits or runs), so the runtime sends no separate event for them.
+   * message waits or runs), so the runtime sends no separate event for them. `peerClosing`:
+   * the peer's close frame already arrived (ws answered it); its close is then the one that
+   * counts, and an app, server or limit close is ignored (ws reports the peer's on 'close').
    */
-  | { type: 'conn.close.begin'; cause: CloseCause; socketGone?: boolean; drained?: boolean }
+  | { type: 'conn.close.begin'; cause: CloseCause; socketGone?: boolean; drained?: boolean; peerClosing?: boolean }
+  /** `onOpen`/`onData` threw or rejected (`peerClosing` as for `conn.close.begin`). */
+  | { type: 'conn.hook.failed'; hook: string; peerClosing?: boolean }
   | { type: 'conn.drained' }
   | { type: 'conn.socket.gone' }
   | { type: 'conn.closed' };
 
-/** Commands the machine emits for the runtime. */
+/**
+ * Commands the machine emits for the runtime. The `awaits*` fields say which event the
+ * machine waits for next (false: it moved on by itself, see SettlesAtOnce), so the runtime
+ * never re-derives a guard or reads the context back.
+ */
 export type ConnectionCommand =
-  | { type: 'cmd.handshake' }
+  /** Run `onHandshake`; answer with `conn.handshake.accepted`/`rejected` if `awaitsAnswer`. */
+  | { type: 'cmd.handshake'; awaitsAnswer: boolean }
   | { type: 'cmd.upgrade' }
   | { type: 'cmd.reject'; status: number }
-  | { type: 'cmd.open' }
-  | { type: 'cmd.close'; cause: CloseCause; code: number; reason: string; dropPending: boolean }
-  | { type: 'cmd.notifyClose'; code: number; reason: string }
+  /** Run `onOpen`; report `conn.opened` when it settled if `awaitsOpened`. */
+  | { type: 'cmd.open'; awaitsOpened: boolean }
+  /** `onOpen` settled and no close began: messages flow; the connection may hibernate. */
+  | { type: 'cmd.ready' }
+  /** The close began: report `conn.drained` / `conn.socket.gone` when they happen if awaited. */
+  | { type: 'cmd.close'; cause: CloseCause; code: number; reason: string; dropPending: boolean; awaitsDrained: boolean; awaitsSocketGone: boolean }
+  /** A hook failed: no more `onData` (C4), whoever began the close. */
+  | { type: 'cmd.halt' }
+  /** Run `onClose`; report `conn.closed` when it settled if `awaitsClosed`. */
+  | { type: 'cmd.notifyClose'; code: number; reason: string; awaitsClosed: boolean }
   | { type: 'cmd.release'; outcome: ConnectionOutcome };
 
 /** Context of a new connection; also the context of every connection idle in `open.ready`. */
@@ -91,6 +107,11 @@ export function dropsPending(cause: CloseCause): boolean {
   return cause.kind === 'app' || cause.kind === 'hook-failed';
 }
 
+/** A cause that yields to a peer's close frame that already arrived (see `conn.close.begin`). */
+function yieldsToPeer(cause: CloseCause): boolean {
+  return cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol';
+}
+
 /** Whether the server must send the close frame (the peer has not closed the socket). */
 export function serverInitiated(cause: CloseCause): boolean {
   return cause.kind !== 'peer' && cause.kind !== 'dropped';
@@ -105,6 +126,9 @@ export const connectionMachine = setup({
   },
   guards: {
     readyToNotify: ({ context }) => context.socketGone && context.drained,
+    peerCloseWins: ({ event }) =>
+      (event.type === 'conn.close.begin' && event.peerClosing === true && yieldsToPeer(event.cause)) ||
+      (event.type === 'conn.hook.failed' && event.peerClosing === true),
     acceptsAtOnce: ({ context }) => context.settlesAtOnce.accept,
     opensAtOnce: ({ context }) => context.settlesAtOnce.open,
     closesAtOnce: ({ context }) => context.settlesAtOnce.close,
@@ -118,7 +142,7 @@ export const connectionMachine = setup({
       initial: 'deciding',
       states: {
         deciding: {
-          entry: emit({ type: 'cmd.handshake' }),
+          entry: emit(({ context }) => ({ type: 'cmd.handshake' as const, awaitsAnswer: !context.settlesAtOnce.accept })),
           always: { guard: 'acceptsAtOnce', target: 'upgrading' },
           on: { 'conn.handshake.accepted': 'upgrading' },
         },
@@ -142,20 +166,34 @@ export const connectionMachine = setup({
       initial: 'opening',
       states: {
         opening: {
-          entry: emit({ type: 'cmd.open' }),
+          entry: emit(({ context }) => ({ type: 'cmd.open' as const, awaitsOpened: !context.settlesAtOnce.open })),
           always: { guard: 'opensAtOnce', target: 'ready' },
           on: { 'conn.opened': 'ready' },
         },
-        ready: {},
+        ready: { entry: emit({ type: 'cmd.ready' }) },
       },
       on: {
-        'conn.close.begin': {
-          target: 'closing',
-          actions: assign(({ event }) => {
-            const { code, reason } = closeCodeFor(event.cause);
-            return { cause: event.cause, closeCode: code, closeReason: reason, socketGone: event.socketGone === true, drained: event.drained === true };
-          }),
-        },
+        'conn.close.begin': [
+          { guard: 'peerCloseWins' },
+          {
+            target: 'closing',
+            actions: assign(({ event }) => {
+              const { code, reason } = closeCodeFor(event.cause);
+              return { cause: event.cause, closeCode: code, closeReason: reason, socketGone: event.socketGone === true, drained: event.drained === true };
+            }),
+          },
+        ],
+        'conn.hook.failed': [
+          { guard: 'peerCloseWins', actions: emit({ type: 'cmd.halt' }) },
+          {
+            target: 'closing',
+            actions: assign(({ event }) => {
+              const cause: CloseCause = { kind: 'hook-failed', hook: event.hook };
+              const { code, reason } = closeCodeFor(cause);
+              return { cause, closeCode: code, closeReason: reason };
+            }),
+          },
+        ],
       },
     },
     closing: {
@@ -165,6 +203,8 @@ export const connectionMachine = setup({
         code: context.closeCode as number,
         reason: context.closeReason,
         dropPending: dropsPending(context.cause as CloseCause),
+        awaitsDrained: !context.drained,
+        awaitsSocketGone: !context.socketGone,
       })),
       initial: 'draining',
       states: {
@@ -176,6 +216,7 @@ export const connectionMachine = setup({
             type: 'cmd.notifyClose' as const,
             code: context.closeCode as number,
             reason: context.closeReason,
+            awaitsClosed: !context.settlesAtOnce.close,
           })),
           always: { guard: 'closesAtOnce', target: '#connection.closed', actions: assign({ outcome: 'closed' }) },
           on: { 'conn.closed': { target: '#connection.closed', actions: assign({ outcome: 'closed' }) } },
@@ -184,6 +225,7 @@ export const connectionMachine = setup({
       on: {
         'conn.socket.gone': { actions: assign({ socketGone: true }) },
         'conn.drained': { actions: assign({ drained: true }) },
+        'conn.hook.failed': { actions: emit({ type: 'cmd.halt' }) },
       },
     },
     closed: {

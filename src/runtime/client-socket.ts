@@ -20,9 +20,7 @@ import { PauseReason, RateWindow } from './read-gate.js';
 
 type CountedSocket = Duplex & { bytesRead?: number; bytesWritten?: number };
 
-/** Bits of ClientSocket's `#io` besides the PauseReason bits. */
 const PAUSED = PauseReason.BACKLOG | PauseReason.RATE;
-const CLOSING = 4;
 
 export abstract class ClientSocket extends Outbound implements HeartbeatMember, InboundOwner, WsEventSink {
   protected readonly socket: CountedSocket;
@@ -30,7 +28,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
   protected inbound: InboundQueue | null = null;
   #bytesReadBase = 0;
   #bytesWrittenBase = 0;
-  /** PauseReason bits that hold reading, and CLOSING. */
+  /** PauseReason bits that hold reading. */
   #io = 0;
   #rate: RateWindow | null = null;
   #closeTimer: unknown = null;
@@ -81,7 +79,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
       case 'error': {
         // Receiver errors: ws has already sent the matching close frame, unless ours went out
         // first (closeIo counted it) or the socket was ended or gone (ws sent nothing).
-        if ((this.#io & CLOSING) === 0 && this.socket.writable) this.frames_sent++;
+        if (!this.closeBegan && this.socket.writable) this.frames_sent++;
         const error = a as Error & { code?: string };
         this.beginClose({ kind: 'protocol', code: closeCodeForWsError(error.code), reason: error.message });
         return true;
@@ -93,7 +91,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
         // (`_closeFrameSent`, a ws 8 internal; test/integration/message-frames.test.ts pins it).
         if (a !== 1006) {
           this.frames_read++;
-          if ((this.#io & CLOSING) === 0 && (this.ws as unknown as { _closeFrameSent?: boolean })._closeFrameSent === true) this.frames_sent++;
+          if (!this.closeBegan && (this.ws as unknown as { _closeFrameSent?: boolean })._closeFrameSent === true) this.frames_sent++;
         }
         this.socketClosed(a as number, b as Buffer);
         return true;
@@ -175,8 +173,6 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
    * when we are the closing side, send our close frame and start the close period.
    */
   protected closeIo(code: number, reason: string, weSendClose: boolean): void {
-    if ((this.#io & CLOSING) !== 0) return;
-    this.#io |= CLOSING;
     this.host.services.heartbeat.remove(this);
     if ((this.#io & PAUSED) !== 0) {
       this.#io &= ~PAUSED;
@@ -232,7 +228,7 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
     this.last_data_read_at = now;
     stats.messagesIn++;
     for (const chunk of chunks) stats.bytesIn += chunk.length;
-    if ((this.#io & CLOSING) !== 0 || (this.inbound !== null && !this.inbound.accepting)) {
+    if (this.closeBegan || (this.inbound !== null && !this.inbound.accepting)) {
       this.messages_dropped++;
       stats.messagesDropped++;
       return;

@@ -16,7 +16,6 @@ import {
   serverInitiated,
   initialContext,
   type ConnectionCommand,
-  type ConnectionContext,
   type ConnectionEvent,
   type ConnectionMachine,
   type ConnectionOutcome,
@@ -67,16 +66,20 @@ interface Handshake {
   onSocketClose: () => void;
 }
 
-const CLOSE_BEGUN = 1;
-const RELEASED = 2;
+/** Events the machine said it waits for (from the `awaits*` fields of its commands). */
+const AWAITS_ANSWER = 1;
+const AWAITS_OPENED = 2;
+const AWAITS_DRAINED = 4;
+const AWAITS_SOCKET_GONE = 8;
+const AWAITS_CLOSED = 16;
 
 export class Connection extends ClientSocket {
   /** The live actor, or null while hibernated (idle in `open.ready`). */
   #actor: Actor<ConnectionMachine> | null = null;
   protected declare readonly host: ConnectionHost;
   #handshake: Handshake | null;
-  #flags = 0;
-  #lifecycleState: LifecycleState | null = null;
+  /** AWAITS_* bits: set by a command, cleared when the event is sent. */
+  #awaiting = 0;
   #lastHook: HookTiming | null = null;
   /** Used by the hibernation queue. */
   hibernateAt = 0;
@@ -134,10 +137,17 @@ export class Connection extends ClientSocket {
     this.#wake(true).send(event);
   }
 
-  /** Reports a transition on the lifecycle stream, with the hook that just settled. */
+  /** Sends `event` if the machine waits for it (`bit` of #awaiting), once. */
+  #report(bit: number, event: ConnectionEvent): void {
+    if ((this.#awaiting & bit) === 0) return;
+    this.#awaiting &= ~bit;
+    this.#send(event);
+  }
+
+  /** Records the state a command reported and puts it on the lifecycle stream, with the hook that just settled. */
   #transition(to: LifecycleState, closeCode: number | null = null, closeReason: string | null = null, outcome: ConnectionOutcome | null = null): void {
-    const from = this.#lifecycleState;
-    this.#lifecycleState = to;
+    const from = this.lifecycle;
+    this.lifecycle = to;
     const hook = this.#lastHook;
     this.#lastHook = null;
     const stream = this.host.lifecycle;
@@ -161,7 +171,7 @@ export class Connection extends ClientSocket {
    * happen to the lifecycle but a close, and the inbound queue if it is idle (else tries again).
    */
   hibernate(): void {
-    if (this.#flags !== 0) return;
+    if (this.lifecycle !== 'open.ready') return;
     const actor = this.#actor;
     if (actor !== null && actor.getSnapshot().matches({ open: 'ready' })) {
       this.#actor = null;
@@ -179,7 +189,7 @@ export class Connection extends ClientSocket {
 
   /** True once the close began, here or by the peer's close frame (which `ws` already answered). */
   get closing(): boolean {
-    return (this.#flags & CLOSE_BEGUN) !== 0 || this.peerClosing;
+    return this.closeBegan || this.peerClosing;
   }
 
   info(): ClientInfo {
@@ -191,20 +201,12 @@ export class Connection extends ClientSocket {
     this.beginClose({ kind: 'app', code, reason });
   }
 
-  /** Begins a close on behalf of the app, server or a failure. Ignored once closing. */
+  /** Begins a close on behalf of the app, server, a limit or the peer; the machine decides whether it counts. */
   beginClose(cause: CloseCause, socketGone = false): void {
-    // The peer's close frame already arrived: its code wins, and `ws` reports it on 'close'.
-    // (A protocol error also leaves ws closing, but then it is ws's own close we report.)
-    const deferToPeer = cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol';
-    if ((this.#flags & CLOSE_BEGUN) === 0 && deferToPeer && this.peerClosing) return;
+    if (this.closeBegan) return; // the machine would ignore it: save the event
     // What is already true goes with the event instead of an event of its own.
     const drained = this.inbound === null || this.inbound.idle;
-    this.#send({ type: 'conn.close.begin', cause, socketGone, drained });
-  }
-
-  /** What the actor already knows (after conn.close.begin carried it), or is to skip. */
-  #context(): ConnectionContext {
-    return this.#wake(true).getSnapshot().context;
+    this.#send({ type: 'conn.close.begin', cause, socketGone, drained, peerClosing: this.peerClosing });
   }
 
   #run(command: ConnectionCommand): void {
@@ -212,6 +214,7 @@ export class Connection extends ClientSocket {
       switch (command.type) {
         case 'cmd.handshake':
           this.#transition('handshaking');
+          if (command.awaitsAnswer) this.#awaiting |= AWAITS_ANSWER;
           this.#guard(this.#handshakeHook());
           break;
         case 'cmd.upgrade':
@@ -224,19 +227,29 @@ export class Connection extends ClientSocket {
           break;
         case 'cmd.open':
           this.#transition('open.opening');
-          this.state = 'open';
+          if (command.awaitsOpened) this.#awaiting |= AWAITS_OPENED;
           this.host.opened(this);
           this.#guard(this.#open());
           break;
+        case 'cmd.ready':
+          this.#transition('open.ready');
+          this.host.services.hibernation.add(this);
+          break;
         case 'cmd.close':
+          this.#awaiting |= (command.awaitsDrained ? AWAITS_DRAINED : 0) | (command.awaitsSocketGone ? AWAITS_SOCKET_GONE : 0);
           this.#transition('closing.draining', command.code, command.reason);
           this.#applyClose(command);
           break;
+        case 'cmd.halt':
+          this.#dropQueue();
+          break;
         case 'cmd.notifyClose':
           this.#transition('closing.notifying', command.code, command.reason);
+          if (command.awaitsClosed) this.#awaiting |= AWAITS_CLOSED;
           this.#guard(this.#notifyClose(command.code, command.reason));
           break;
         case 'cmd.release':
+          if (this.lifecycle === 'closed') break; // released already by #fatal
           this.#transition('closed', this.close_code, this.close_reason, command.outcome);
           this.#release();
           break;
@@ -264,21 +277,21 @@ export class Connection extends ClientSocket {
     // Settled after the handshake timed out, the socket went or the server stopped: the
     // connection was answered and released already; waking its actor now would be a bug.
     const handshake = this.#handshake;
-    if (handshake === null || (this.#flags & RELEASED) !== 0) return;
+    if (handshake === null || this.lifecycle === 'closed') return;
     this.#lastHook = { name: 'onHandshake', durationMs: performance.now() - started, ok: outcome.ok };
     handshake.decision = decision;
     // No onHandshake: the machine accepted already (server.ts refused upgrades while stopping).
-    if (this.#context().settlesAtOnce.accept) return;
+    if ((this.#awaiting & AWAITS_ANSWER) === 0) return;
     if (!outcome.ok) {
       this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
-      this.#send({ type: 'conn.handshake.rejected', status: 500 });
+      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 500 });
     } else if (decision.rejection !== undefined) {
-      this.#send({ type: 'conn.handshake.rejected', status: decision.rejection.status });
+      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: decision.rejection.status });
     } else if (!this.host.isAccepting()) {
-      this.#send({ type: 'conn.handshake.rejected', status: 503 });
+      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 503 });
     } else {
       handshake.data = outcome.value;
-      this.#send({ type: 'conn.handshake.accepted' });
+      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.accepted' });
     }
   }
 
@@ -305,15 +318,10 @@ export class Connection extends ClientSocket {
     this.#handshake = null;
     const started = performance.now();
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, data));
-    if ((this.#flags & RELEASED) !== 0) return;
+    if (this.lifecycle === 'closed') return;
     this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
-    if (outcome.ok) {
-      if (!this.#context().settlesAtOnce.open) this.#send({ type: 'conn.opened' });
-      if ((this.#flags & CLOSE_BEGUN) === 0) {
-        this.#transition('open.ready');
-        this.host.services.hibernation.add(this);
-      }
-    } else this.#hookFailed('onOpen', outcome.error);
+    if (outcome.ok) this.#report(AWAITS_OPENED, { type: 'conn.opened' });
+    else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
   }
 
@@ -326,7 +334,7 @@ export class Connection extends ClientSocket {
   }
 
   drained(): void {
-    if (!this.#context().drained) this.#send({ type: 'conn.drained' });
+    this.#report(AWAITS_DRAINED, { type: 'conn.drained' });
   }
 
   /**
@@ -335,7 +343,7 @@ export class Connection extends ClientSocket {
    * Returns the hook that kept the connection, for the log.
    */
   cut(): string {
-    const waitingFor = this.#handshake !== null && this.state !== 'open' ? 'onHandshake' : this.#pendingHook();
+    const waitingFor = this.state === 'handshaking' ? 'onHandshake' : this.#pendingHook();
     this.#dropQueue();
     this.terminateIo();
     this.socket.destroy();
@@ -343,17 +351,16 @@ export class Connection extends ClientSocket {
   }
 
   #pendingHook(): string {
-    const snapshot = this.#wake(true).getSnapshot();
-    if (snapshot.matches({ open: 'opening' })) return 'onOpen';
-    if (snapshot.matches({ closing: 'notifying' })) return 'onClose';
+    if (this.lifecycle === 'open.opening') return 'onOpen';
+    if (this.lifecycle === 'closing.notifying') return 'onClose';
     return this.inbound !== null && !this.inbound.idle ? 'onData' : 'the close handshake';
   }
 
+  /** The machine closes with 1011, or only halts delivery if the close began (C4, C5). */
   #hookFailed(hook: string, error: unknown): void {
     this.host.options.logger.error(new HookError(hook, this.id, error).message, error);
-    // After a failure no more onData runs, whoever began the close (C4).
-    this.#dropQueue();
-    this.beginClose({ kind: 'hook-failed', hook });
+    this.#awaiting &= ~AWAITS_OPENED;
+    this.#send({ type: 'conn.hook.failed', hook, peerClosing: this.peerClosing });
   }
 
   #dropQueue(): void {
@@ -363,9 +370,7 @@ export class Connection extends ClientSocket {
   }
 
   #applyClose(command: Extract<ConnectionCommand, { type: 'cmd.close' }>): void {
-    this.#flags |= CLOSE_BEGUN;
     this.host.services.hibernation.remove(this);
-    this.state = 'closing';
     this.close_code = command.code;
     this.close_reason = command.reason;
     if (command.dropPending) this.#dropQueue();
@@ -375,10 +380,8 @@ export class Connection extends ClientSocket {
   protected socketClosed(code: number, reason: Buffer): void {
     this.closed_at = this.host.options.clock.now();
     this.host.socketGone(this);
-    if ((this.#flags & CLOSE_BEGUN) === 0) {
-      this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') }, true);
-    }
-    if (!this.#context().socketGone) this.#send({ type: 'conn.socket.gone' });
+    this.beginClose(code === 1006 ? { kind: 'dropped' } : { kind: 'peer', code, reason: reason.toString('utf8') }, true);
+    this.#report(AWAITS_SOCKET_GONE, { type: 'conn.socket.gone' });
   }
 
   async #notifyClose(code: number, reason: string): Promise<void> {
@@ -386,18 +389,15 @@ export class Connection extends ClientSocket {
     if (app.onClose !== undefined) {
       const started = performance.now();
       const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
-      if ((this.#flags & RELEASED) !== 0) return;
+      if (this.lifecycle === 'closed') return;
       this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
       if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
     }
-    if (!this.#context().settlesAtOnce.close) this.#send({ type: 'conn.closed' });
+    this.#report(AWAITS_CLOSED, { type: 'conn.closed' });
   }
 
   #release(): void {
-    if ((this.#flags & RELEASED) !== 0) return;
-    this.#flags |= RELEASED;
     this.host.services.hibernation.remove(this);
-    this.state = 'closed';
     this.#stopHandshakeWatch();
     this.#handshake = null;
     this.host.released(this);
@@ -417,6 +417,8 @@ export class Connection extends ClientSocket {
     this.host.options.logger.error(`connection ${this.id} actor failed`, error);
     this.terminateIo();
     this.socket.destroy();
+    if (this.lifecycle === 'closed') return;
+    this.#transition('closed', this.close_code, this.close_reason, 'aborted');
     this.#release();
   }
 }

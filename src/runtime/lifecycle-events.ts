@@ -3,9 +3,11 @@
  * views and tests. Cheap when nobody listens: producers check `active` first.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { ConnectionState } from '../endpoint/client-info.js';
+import type { ConnectionCommand } from '../machines/connection.js';
 import type { Logger } from './logger.js';
 
-/** Connection states as the stream names them (leaf states of the connection machine). */
+/** Connection states as the stream names them: the connection machine's states that carry a command (see STATE_OF_COMMAND). */
 export type LifecycleState =
   | 'handshaking'
   | 'handshaking.upgrading'
@@ -25,6 +27,24 @@ export const LIFECYCLE_STATES: readonly LifecycleState[] = [
   'closing.notifying',
   'closed',
 ];
+
+/** The state a connection command is emitted on entry to (commands without one are absent). */
+export const STATE_OF_COMMAND: Readonly<Partial<Record<ConnectionCommand['type'], LifecycleState>>> = {
+  'cmd.handshake': 'handshaking',
+  'cmd.upgrade': 'handshaking.upgrading',
+  'cmd.open': 'open.opening',
+  'cmd.ready': 'open.ready',
+  'cmd.close': 'closing.draining',
+  'cmd.notifyClose': 'closing.notifying',
+  'cmd.release': 'closed',
+};
+
+/** The `getInfo` state of a lifecycle state (null: not started yet). */
+export function connectionStateOf(state: LifecycleState | null): ConnectionState {
+  if (state === null || state.startsWith('handshaking')) return 'handshaking';
+  if (state.startsWith('open')) return 'open';
+  return state === 'closed' ? 'closed' : 'closing';
+}
 
 /** The hook whose settling caused a transition. */
 export interface HookTiming {

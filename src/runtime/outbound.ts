@@ -38,8 +38,7 @@ const LATER = Symbol('later');
 const EMPTY = Buffer.alloc(0);
 /** Larger payloads go out as header + payload (no copy); smaller ones as one buffer from the pool. */
 const COPY_LIMIT = 2048;
-const CLOSED = 1;
-const DEFLATE = 2;
+const DEFLATE = 1;
 
 /** Broadcasts waiting for the outbox's flush, in call order. */
 interface Deferred {
@@ -69,8 +68,7 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
 
   /** The close began: what was deferred goes out first, later sends fail. */
   protected closeOutbound(): void {
-    this.flushDeferred();
-    this.#out |= CLOSED;
+    this.#flush(true);
   }
 
   /** Sends one message; resolves once it was handed to the OS. Never rejects. */
@@ -121,12 +119,17 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
 
   /** Writes the deferred frames: one write (several frames corked) when the socket is free. */
   flushDeferred(): void {
+    this.#flush(false);
+  }
+
+  /** `atClose`: the close just began, and what was deferred before it still goes out. */
+  #flush(atClose: boolean): void {
     const deferred = this.#deferred;
     if (deferred === null) return;
     this.#deferred = null;
     const { messages, dones } = deferred;
     const ws = this.ws as WebSocket;
-    if ((this.#out & CLOSED) !== 0 || ws.readyState !== WebSocket.OPEN) {
+    if ((this.closeBegan && !atClose) || ws.readyState !== WebSocket.OPEN) {
       for (const done of dones) done(new ClientClosingError(this.id));
       return;
     }
@@ -172,7 +175,7 @@ export abstract class Outbound extends ClientCounters implements OutboxMember {
   /** Closing, or over the outbound buffer bound (a slow consumer): the error, else null. */
   #unsendable(length: number): WsActorError | null {
     const ws = this.ws;
-    if (ws === null || (this.#out & CLOSED) !== 0 || ws.readyState !== WebSocket.OPEN) return new ClientClosingError(this.id);
+    if (ws === null || this.closeBegan || ws.readyState !== WebSocket.OPEN) return new ClientClosingError(this.id);
     const buffered = ws.bufferedAmount;
     const { options, stats } = this.host;
     if (buffered > 0 && buffered + length > options.maxBufferedBytes) {

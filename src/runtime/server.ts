@@ -381,7 +381,9 @@ export class WsActorServer<H = unknown> {
         this.#open.delete(conn.id);
         this.#live.delete(conn);
         if (this.#live.size === 0) {
-          if (this.#stopPromise !== null && !this.#accepting) this.#services.dispose();
+          // Stopped with clients cut at the deadline: the last one out releases the services,
+          // after its actor's final step has reported to the root.
+          if (this.#stopPromise !== null && !this.#accepting) setImmediate(() => this.#services.dispose());
           const waiters = this.#idleWaiters;
           this.#idleWaiters = [];
           for (const resolve of waiters) resolve();

@@ -35,7 +35,7 @@ describe('connection machine, steps that settle at once', () => {
     expect(state()).toBe('open.ready');
     actor.send({ ...peerClose, socketGone: true, drained: true });
     expect(actor.getSnapshot().status).toBe('done');
-    expect(commands).toEqual(['cmd.handshake', 'cmd.upgrade', 'cmd.open', 'cmd.close', 'cmd.notifyClose', 'cmd.release']);
+    expect(commands).toEqual(['cmd.handshake', 'cmd.upgrade', 'cmd.open', 'cmd.ready', 'cmd.close', 'cmd.notifyClose', 'cmd.release']);
     expect(actor.getSnapshot().context).toMatchObject({ outcome: 'closed', closeCode: 1000, closeReason: 'bye', socketGone: true, drained: true });
   });
 

@@ -171,7 +171,7 @@ describe('connectionMachine (model-based)', () => {
         const ended = run.states.at(-1) as string;
 
         // The machine always asks for onHandshake first, exactly once.
-        expect(run.commands[0]).toEqual({ type: 'cmd.handshake' });
+        expect(run.commands[0]).toEqual({ type: 'cmd.handshake', awaitsAnswer: true });
         expect(count(run.commands, 'cmd.handshake')).toBe(1);
         expect(count(run.commands, 'cmd.open')).toBe(reachedOpen ? 1 : 0);
         expect(count(run.commands, 'cmd.notifyClose')).toBe(reachedNotifying ? 1 : 0);
@@ -197,9 +197,10 @@ describe('connectionMachine (model-based)', () => {
           expect(run.snapshot.context.closeCode).toBe(code);
           expect(run.snapshot.context.closeReason).toBe(reason);
           const closes = run.commands.filter((c) => c.type === 'cmd.close');
-          expect(closes).toEqual([{ type: 'cmd.close', cause, code, reason, dropPending: cause.kind === 'app' || cause.kind === 'hook-failed' }]);
+          const dropPending = cause.kind === 'app' || cause.kind === 'hook-failed';
+          expect(closes).toEqual([{ type: 'cmd.close', cause, code, reason, dropPending, awaitsDrained: true, awaitsSocketGone: true }]);
           const notifies = run.commands.filter((c) => c.type === 'cmd.notifyClose');
-          expect(notifies).toEqual(reachedNotifying ? [{ type: 'cmd.notifyClose', code, reason }] : []);
+          expect(notifies).toEqual(reachedNotifying ? [{ type: 'cmd.notifyClose', code, reason, awaitsClosed: true }] : []);
           // notifyClose only after both the socket is gone and messages drained.
           if (reachedNotifying) {
             expect(run.snapshot.context.socketGone).toBe(true);
@@ -214,6 +215,7 @@ describe('connectionMachine (model-based)', () => {
       it('driven to completion, emits notifyClose exactly once iff it opened', () => {
         const run = replay(path.steps);
         const reachedOpen = run.states.some((state) => state.startsWith('open'));
+        const reachedReady = run.states.includes('open.ready');
         finish(run);
         expect(run.snapshot.status).toBe('done');
         expect(run.snapshot.value).toBe('closed');
@@ -221,7 +223,8 @@ describe('connectionMachine (model-based)', () => {
         expect(count(run.commands, 'cmd.release')).toBe(1);
         const types = run.commands.map((c) => c.type);
         if (reachedOpen) {
-          expect(types).toEqual(['cmd.handshake', 'cmd.upgrade', 'cmd.open', 'cmd.close', 'cmd.notifyClose', 'cmd.release']);
+          const ready = reachedReady ? ['cmd.ready'] : [];
+          expect(types).toEqual(['cmd.handshake', 'cmd.upgrade', 'cmd.open', ...ready, 'cmd.close', 'cmd.notifyClose', 'cmd.release']);
           expect(run.commands.at(-1)).toEqual({ type: 'cmd.release', outcome: 'closed' });
           expect(run.snapshot.context.outcome).toBe('closed');
         } else {
@@ -296,9 +299,92 @@ describe('connectionMachine (model-based)', () => {
         expect(run.commands).toHaveLength(emittedBefore);
         finish(run);
         const notify = run.commands.filter((c) => c.type === 'cmd.notifyClose');
-        expect(notify).toEqual([{ type: 'cmd.notifyClose', ...closeCodeFor(first) }]);
+        expect(notify).toEqual([{ type: 'cmd.notifyClose', ...closeCodeFor(first), awaitsClosed: true }]);
       },
     );
+  });
+
+  describe('policies the machine owns (the runtime only reports facts)', () => {
+    const YIELDING = CAUSES.filter((cause) => cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol');
+    const KEPT = CAUSES.filter((cause) => !YIELDING.includes(cause));
+
+    function openActor(ready: boolean): { actor: ReturnType<typeof createActor<typeof connectionMachine>>; commands: ConnectionCommand[] } {
+      const actor = createActor(connectionMachine, { input: { clientId: 3 } });
+      const commands: ConnectionCommand[] = [];
+      actor.on('*', (c) => commands.push(c));
+      actor.start();
+      actor.send({ type: 'conn.handshake.accepted' });
+      actor.send({ type: 'conn.upgraded' });
+      if (ready) actor.send({ type: 'conn.opened' });
+      commands.length = 0;
+      return { actor, commands };
+    }
+
+    it.each(YIELDING.flatMap((cause) => [true, false].map((ready) => [cause.kind, ready, cause] as const)))(
+      'a %s close yields to a peer close frame that already arrived (ready: %s)',
+      (_kind, ready, cause) => {
+        const { actor, commands } = openActor(ready);
+        const before = actor.getSnapshot();
+        actor.send({ type: 'conn.close.begin', cause, peerClosing: true });
+        expect(actor.getSnapshot().value).toEqual(before.value);
+        expect(actor.getSnapshot().context).toEqual(before.context);
+        expect(commands).toEqual([]);
+      },
+    );
+
+    it.each(KEPT.map((cause) => [cause.kind, cause] as const))('a %s close is taken even while the peer is closing', (_kind, cause) => {
+      const { actor, commands } = openActor(true);
+      actor.send({ type: 'conn.close.begin', cause, peerClosing: true });
+      expect(leaf(actor.getSnapshot().value)).toBe('closing.draining');
+      expect(commands.map((c) => c.type)).toEqual(['cmd.close']);
+    });
+
+    it.each([true, false])('a failed hook closes with 1011 and drops what waits (ready: %s)', (ready) => {
+      const { actor, commands } = openActor(ready);
+      actor.send({ type: 'conn.hook.failed', hook: 'onData' });
+      const cause: CloseCause = { kind: 'hook-failed', hook: 'onData' };
+      expect(leaf(actor.getSnapshot().value)).toBe('closing.draining');
+      expect(commands).toEqual([
+        { type: 'cmd.close', cause, ...closeCodeFor(cause), dropPending: true, awaitsDrained: true, awaitsSocketGone: true },
+      ]);
+    });
+
+    it('a failed hook while the peer is closing only halts delivery; the peer close follows', () => {
+      const { actor, commands } = openActor(true);
+      actor.send({ type: 'conn.hook.failed', hook: 'onData', peerClosing: true });
+      expect(leaf(actor.getSnapshot().value)).toBe('open.ready');
+      expect(commands).toEqual([{ type: 'cmd.halt' }]);
+      actor.send({ type: 'conn.close.begin', cause: { kind: 'peer', code: 1000, reason: '' }, socketGone: true });
+      expect(actor.getSnapshot().context.closeCode).toBe(1000);
+    });
+
+    it('a failed hook after the close began halts delivery and keeps the first cause', () => {
+      const { actor, commands } = openActor(true);
+      actor.send({ type: 'conn.close.begin', cause: { kind: 'server-stop' } });
+      commands.length = 0;
+      actor.send({ type: 'conn.hook.failed', hook: 'onData' });
+      expect(commands).toEqual([{ type: 'cmd.halt' }]);
+      expect(actor.getSnapshot().context.cause).toEqual({ kind: 'server-stop' });
+    });
+
+    it('the awaits* fields follow settlesAtOnce and what the close already carried', () => {
+      const actor = createActor(connectionMachine, { input: { clientId: 4, settlesAtOnce: { accept: true, open: true, close: true } } });
+      const commands: ConnectionCommand[] = [];
+      actor.on('*', (c) => commands.push(c));
+      actor.start();
+      actor.send({ type: 'conn.upgraded' });
+      actor.send({ type: 'conn.close.begin', cause: { kind: 'dropped' }, socketGone: true, drained: true });
+      expect(commands).toEqual([
+        { type: 'cmd.handshake', awaitsAnswer: false },
+        { type: 'cmd.upgrade' },
+        { type: 'cmd.open', awaitsOpened: false },
+        { type: 'cmd.ready' },
+        { type: 'cmd.close', cause: { kind: 'dropped' }, ...closeCodeFor({ kind: 'dropped' }), dropPending: false, awaitsDrained: false, awaitsSocketGone: false },
+        { type: 'cmd.notifyClose', ...closeCodeFor({ kind: 'dropped' }), awaitsClosed: false },
+        { type: 'cmd.release', outcome: 'closed' },
+      ]);
+      expect(actor.getSnapshot().status).toBe('done');
+    });
   });
 
   it('conn.closed before the socket is gone and messages drained does not finish the connection', () => {
