@@ -6,6 +6,28 @@ import { MAX_NODE_ID, type ClusterAdapter } from './cluster/adapter.js';
 import { InvalidOptionError } from './errors.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { consoleLogger, type Logger } from './runtime/logger.js';
+import {
+  boolean,
+  fail,
+  integer,
+  logger,
+  methods,
+  nestedScope,
+  nullable,
+  oneOf,
+  optional,
+  pathname,
+  readOptions,
+  satisfies,
+  serverScope,
+  showValue,
+  string,
+  strings,
+  timerMs,
+  type Check,
+} from './validate.js';
+
+export { assertTimerMs, MAX_TIMER_MS } from './validate.js';
 
 /** What to do when a client's outbound buffer passes `maxBufferedBytes`. */
 export type OutboundOverflowPolicy = 'close' | 'fail';
@@ -173,137 +195,61 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   nodeId: 0,
 } satisfies ResolvedOptions);
 
-/** Node's timers take at most 2^31 - 1 ms; a longer delay silently becomes 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const DEFLATE_DEFAULTS: Readonly<Required<DeflateOptions>> = { threshold: 1024, concurrencyLimit: 10 };
 
-const positiveIntegers = [
-  'maxPayload',
-  'maxFrameSize',
-  'maxFragments',
-  'maxUnansweredPings',
-  'maxQueuedMessages',
-  'maxQueuedBytes',
-  'maxBufferedBytes',
-  'concurrency',
-] as const;
-const optionalPositiveIntegers = ['maxBytesPerSecond', 'maxMessagesPerSecond', 'maxConnections'] as const;
-const timers = ['closePeriodMs', 'handshakeTimeoutMs'] as const;
-/** Timers that null turns off. */
-const optionalTimers = ['heartbeatMs', 'stopTimeoutMs'] as const;
-const booleans = ['validateUtf8', 'textOnly'] as const;
-
-function assertPositiveInteger(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError(`Option "${name}" must be a positive integer, got ${String(value)}`);
-  }
-}
-
-/** A timer delay: a positive integer of milliseconds Node can wait for. */
-export function assertTimerMs(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new InvalidOptionError(`Option "${name}" must be an integer of milliseconds from 1 to ${MAX_TIMER_MS} (2^31 - 1), got ${String(value)}`);
-  }
-}
-
-function resolveDeflate(value: unknown): false | Required<DeflateOptions> {
-  const defaults = { threshold: 1024, concurrencyLimit: 10 };
+/** `perMessageDeflate`: a boolean, or an object of deflate options over their defaults. */
+const deflate: Check<false | Required<DeflateOptions>> = (value, key, scope) => {
   if (value === false) return false;
-  if (value === true) return defaults;
-  if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionError('Option "perMessageDeflate" must be a boolean or an object');
-  }
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(defaults, key)) throw new InvalidOptionError(`Unknown option "perMessageDeflate.${key}"`);
-  }
-  const resolved = { ...defaults, ...(value as DeflateOptions) };
-  const { threshold } = resolved;
-  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 0) {
-    throw new InvalidOptionError(`Option "perMessageDeflate.threshold" must be a non-negative integer, got ${String(threshold)}`);
-  }
-  assertPositiveInteger('perMessageDeflate.concurrencyLimit', resolved.concurrencyLimit);
-  return resolved;
-}
+  if (value === true) return { ...DEFLATE_DEFAULTS };
+  if (typeof value !== 'object' || value === null) return fail(scope, key, 'must be a boolean or an object');
+  const spec = { threshold: integer({ min: 0, requirement: 'must be a non-negative integer' }), concurrencyLimit: integer() };
+  return readOptions(nestedScope(scope, key), value, spec, { ...DEFLATE_DEFAULTS });
+};
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) return value.constructor?.name ?? 'object';
-  return String(value);
-}
+const isInspector = (value: unknown): boolean =>
+  typeof value === 'function' || (typeof value === 'object' && value !== null && typeof (value as { next?: unknown }).next === 'function');
 
-/** `path` is compared with the request's pathname: it must be one, as `URL` normalizes it. */
-function assertPathname(path: unknown): void {
-  if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new InvalidOptionError(`Option "path" must start with "/", got ${String(path)}`);
-  }
-  if (path.includes('?') || path.includes('#')) {
-    throw new InvalidOptionError(`Option "path" is a pathname and can never contain "?" or "#" (the query is not part of it), got ${show(path)}`);
-  }
-  const normalized = new URL(path, 'http://localhost').pathname;
-  if (normalized !== path) {
-    throw new InvalidOptionError(`Option "path" ${show(path)} can never match: request pathnames arrive normalized, as ${show(normalized)}`);
-  }
-}
+/** Every option of {@link ServerOptions} and its check, in the order of {@link defaultOptions}. */
+const serverSpec = {
+  host: optional(string({ nonEmpty: true, requirement: 'must be a non-empty string (an address or host name)', shown: showValue })),
+  port: integer({ min: 0, max: 65535 }),
+  server: optional(satisfies<HttpServer | HttpsServer>((value) => value instanceof NetServer, 'must be an http.Server or https.Server', showValue)),
+  path: optional(pathname()),
+  maxPayload: integer(),
+  maxFrameSize: integer(),
+  maxFragments: integer(),
+  validateUtf8: boolean(),
+  textOnly: boolean(),
+  heartbeatMs: nullable(timerMs()),
+  maxUnansweredPings: integer(),
+  closePeriodMs: timerMs(),
+  handshakeTimeoutMs: timerMs(),
+  stopTimeoutMs: nullable(timerMs()),
+  maxBytesPerSecond: nullable(integer()),
+  maxMessagesPerSecond: nullable(integer()),
+  maxQueuedMessages: integer(),
+  maxQueuedBytes: integer(),
+  maxBufferedBytes: integer(),
+  outboundOverflow: oneOf<OutboundOverflowPolicy>(['close', 'fail']),
+  maxConnections: nullable(integer()),
+  allowedOrigins: nullable(strings('must be an array of origin strings or null')),
+  concurrency: integer(),
+  perMessageDeflate: deflate,
+  logger: logger(),
+  clock: methods<Clock>(['now', 'setTimeout', 'clearTimeout'], 'must have now(), setTimeout() and clearTimeout()'),
+  inspect: nullable(satisfies<InspectionObserver>(isInspector, 'must be a function or an observer with next()')),
+  cluster: nullable(methods<ClusterAdapter>(['join', 'request', 'requestAll', 'leave'], 'must be a cluster adapter (join, request, requestAll, leave) or null')),
+  nodeId: integer({ min: 0, max: MAX_NODE_ID }),
+};
 
 /** Applies defaults and validates; throws {@link InvalidOptionError} with an exact message. */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('Options must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!Object.hasOwn(defaultOptions, key)) throw new InvalidOptionError(`Unknown option "${key}"`);
-  }
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const resolved = { ...defaultOptions, ...defined } as ResolvedOptions;
-
-  for (const key of positiveIntegers) assertPositiveInteger(key, resolved[key]);
-  for (const key of optionalPositiveIntegers) if (resolved[key] !== null) assertPositiveInteger(key, resolved[key]);
-  for (const key of timers) assertTimerMs(key, resolved[key]);
-  for (const key of optionalTimers) if (resolved[key] !== null) assertTimerMs(key, resolved[key]);
-  for (const key of booleans) {
-    if (typeof resolved[key] !== 'boolean') throw new InvalidOptionError(`Option "${key}" must be a boolean`);
-  }
-  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
-    throw new InvalidOptionError(`Option "port" must be an integer from 0 to 65535, got ${String(resolved.port)}`);
-  }
-  if (resolved.host !== undefined && (typeof resolved.host !== 'string' || resolved.host === '')) {
-    throw new InvalidOptionError(`Option "host" must be a non-empty string (an address or host name), got ${show(resolved.host)}`);
-  }
-  if (resolved.server !== undefined && !(resolved.server instanceof NetServer)) {
-    throw new InvalidOptionError(`Option "server" must be an http.Server or https.Server, got ${show(resolved.server)}`);
-  }
+  const resolved: ResolvedOptions = readOptions(serverScope, options, serverSpec, { ...defaultOptions });
   if (resolved.server !== undefined && (options.port !== undefined || options.host !== undefined)) {
     throw new InvalidOptionError('Option "server" excludes "host" and "port"');
   }
-  if (resolved.path !== undefined) assertPathname(resolved.path);
-  if (resolved.outboundOverflow !== 'close' && resolved.outboundOverflow !== 'fail') {
-    throw new InvalidOptionError('Option "outboundOverflow" must be "close" or "fail"');
-  }
-  const origins: unknown = resolved.allowedOrigins;
-  if (origins !== null && (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string'))) {
-    throw new InvalidOptionError('Option "allowedOrigins" must be an array of origin strings or null');
-  }
-  resolved.perMessageDeflate = resolveDeflate(resolved.perMessageDeflate);
-  const { logger, clock } = resolved;
-  if (typeof logger?.error !== 'function' || typeof logger.warn !== 'function') {
-    throw new InvalidOptionError('Option "logger" must have error() and warn() methods');
-  }
-  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new InvalidOptionError('Option "clock" must have now(), setTimeout() and clearTimeout()');
-  }
-  const inspect: unknown = resolved.inspect;
-  if (inspect !== null && typeof inspect !== 'function' && (typeof inspect !== 'object' || typeof (inspect as { next?: unknown }).next !== 'function')) {
-    throw new InvalidOptionError('Option "inspect" must be a function or an observer with next()');
-  }
-  const cluster: unknown = resolved.cluster;
-  if (cluster !== null) {
-    const methods = ['join', 'request', 'requestAll', 'leave'] as const;
-    if (typeof cluster !== 'object' || !methods.every((m) => typeof (cluster as Record<string, unknown>)[m] === 'function')) {
-      throw new InvalidOptionError('Option "cluster" must be a cluster adapter (join, request, requestAll, leave) or null');
-    }
-    if (options.nodeId !== undefined) throw new InvalidOptionError('Option "cluster" excludes "nodeId": the adapter assigns it');
-  }
-  if (!Number.isInteger(resolved.nodeId) || resolved.nodeId < 0 || resolved.nodeId > MAX_NODE_ID) {
-    throw new InvalidOptionError(`Option "nodeId" must be an integer from 0 to ${MAX_NODE_ID}, got ${String(resolved.nodeId)}`);
+  if (resolved.cluster !== null && options.nodeId !== undefined) {
+    throw new InvalidOptionError('Option "cluster" excludes "nodeId": the adapter assigns it');
   }
   return resolved;
 }

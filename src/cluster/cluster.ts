@@ -15,7 +15,21 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
-import { MAX_TIMER_MS, type ServerOptions } from '../options.js';
+import type { ServerOptions } from '../options.js';
+import {
+  boolean,
+  func,
+  integer,
+  logger,
+  MAX_TIMER_MS,
+  nullable,
+  optional,
+  readOptions,
+  satisfies,
+  string,
+  strings,
+  type OptionScope,
+} from '../validate.js';
 import { consoleLogger, type Logger } from '../runtime/logger.js';
 import type { Websocket } from '../types.js';
 import type { ClusterAdapter } from './adapter.js';
@@ -176,103 +190,70 @@ export interface ResolvedClusterOptions<H = unknown> {
   readonly onEvent: ((event: ClusterEvent) => void) | null;
 }
 
-const optionNames = new Set([
-  'workers',
-  'port',
-  'host',
-  'setup',
-  'redis',
-  'adapter',
-  'exec',
-  'execArgv',
-  'args',
-  'env',
-  'startTimeoutMs',
-  'stopTimeoutMs',
-  'maxRestarts',
-  'restartWindowMs',
-  'handleSignals',
-  'logger',
-  'onEvent',
-]);
+/** Cluster options name themselves like server options, and show objects as JSON. */
+const clusterScope: OptionScope = {
+  label: (key) => `Option "${key}"`,
+  unknown: (key) => `Unknown cluster option "${key}"`,
+  notObject: 'Cluster options must be an object',
+  show: (value) => (typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)),
+};
 
-function show(value: unknown): string {
-  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
-}
+type Setup<H> = (context: ClusterWorkerContext) => ClusterSetup<H> | Promise<ClusterSetup<H>>;
+type AdapterFactory = (context: ClusterWorkerContext) => ClusterAdapter;
 
-function integer(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `an integer from ${min} to ${max}`;
-    throw new InvalidOptionError(`Option "${name}" must be ${range}, got ${show(value)}`);
-  }
-  return value;
-}
+const isStringRecord = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
 
-function optionalFunction<F>(name: string, value: unknown): F | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'function') throw new InvalidOptionError(`Option "${name}" must be a function`);
-  return value as F;
-}
-
-function strings(name: string, value: unknown): readonly string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
-    throw new InvalidOptionError(`Option "${name}" must be an array of strings`);
-  }
-  return [...value] as string[];
+/** Every option of {@link ClusterOptions} and its check; null takes the default where a `?? default` follows. */
+function clusterSpec<H>() {
+  return {
+    workers: integer(),
+    port: integer({ min: 0, max: 65535 }),
+    host: optional(string()),
+    setup: optional(nullable(func<Setup<H>>())),
+    redis: nullable(satisfies<RedisAdapterOptions>((value) => typeof value === 'object' && !Array.isArray(value), 'must be redisAdapter options (an object) or null')),
+    adapter: nullable(func<AdapterFactory>()),
+    exec: optional(string({ nonEmpty: true, requirement: 'must be a path' })),
+    execArgv: optional(strings()),
+    args: optional(strings()),
+    env: nullable(satisfies<Readonly<Record<string, string>>>(isStringRecord, 'must be an object of strings')),
+    startTimeoutMs: integer({ max: MAX_TIMER_MS }),
+    stopTimeoutMs: integer({ max: MAX_TIMER_MS }),
+    maxRestarts: integer({ min: 0 }),
+    restartWindowMs: integer({ max: MAX_TIMER_MS }),
+    handleSignals: boolean(),
+    logger: nullable(logger()),
+    onEvent: nullable(func<(event: ClusterEvent) => void>()),
+  };
 }
 
 /** Applies defaults and validates; throws {@link InvalidOptionError} with an exact message. */
 export function resolveClusterOptions<H>(options: ClusterOptions<H>): ResolvedClusterOptions<H> {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('Cluster options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!optionNames.has(key)) throw new InvalidOptionError(`Unknown cluster option "${key}"`);
-  }
-  const o = options as Record<keyof ClusterOptions, unknown>;
-  const setup = optionalFunction<ResolvedClusterOptions<H>['setup']>('setup', o.setup) ?? undefined;
-  if (o.exec !== undefined && (typeof o.exec !== 'string' || o.exec === '')) throw new InvalidOptionError('Option "exec" must be a path');
-  const exec = o.exec;
-  if (setup === undefined && exec === undefined) {
+  const o = readOptions(clusterScope, options, clusterSpec<H>(), {
+    workers: availableParallelism(),
+    port: 0,
+    host: undefined,
+    setup: undefined,
+    redis: null,
+    adapter: null,
+    exec: undefined,
+    execArgv: undefined,
+    args: undefined,
+    env: {},
+    startTimeoutMs: 30_000,
+    stopTimeoutMs: 60_000,
+    maxRestarts: 5,
+    restartWindowMs: 60_000,
+    handleSignals: true,
+    logger: consoleLogger,
+    onEvent: null,
+  });
+  const setup = o.setup ?? undefined;
+  if (setup === undefined && o.exec === undefined) {
     throw new InvalidOptionError('Option "setup" is required unless "exec" names a worker script');
   }
-  if (o.host !== undefined && typeof o.host !== 'string') throw new InvalidOptionError('Option "host" must be a string');
-  const env = o.env ?? {};
-  if (typeof env !== 'object' || env === null || !Object.values(env).every((v) => typeof v === 'string')) {
-    throw new InvalidOptionError('Option "env" must be an object of strings');
-  }
-  if (o.handleSignals !== undefined && typeof o.handleSignals !== 'boolean') {
-    throw new InvalidOptionError('Option "handleSignals" must be a boolean');
-  }
-  const redis = o.redis ?? null;
-  if (redis !== null && (typeof redis !== 'object' || Array.isArray(redis))) {
-    throw new InvalidOptionError('Option "redis" must be redisAdapter options (an object) or null');
-  }
-  const adapter = optionalFunction<ResolvedClusterOptions<H>['adapter']>('adapter', o.adapter);
-  if (redis !== null && adapter !== null) throw new InvalidOptionError('Option "redis" excludes "adapter"');
-  const logger = (o.logger ?? consoleLogger) as Logger;
-  if (typeof logger?.error !== 'function' || typeof logger.warn !== 'function') {
-    throw new InvalidOptionError('Option "logger" must have error() and warn() methods');
-  }
-  return {
-    workers: integer('workers', o.workers, availableParallelism(), 1),
-    port: integer('port', o.port, 0, 0, 65535),
-    host: o.host,
-    setup,
-    redis,
-    adapter,
-    exec,
-    execArgv: strings('execArgv', o.execArgv),
-    args: strings('args', o.args),
-    env: { ...(env as Record<string, string>) },
-    startTimeoutMs: integer('startTimeoutMs', o.startTimeoutMs, 30_000, 1, MAX_TIMER_MS),
-    stopTimeoutMs: integer('stopTimeoutMs', o.stopTimeoutMs, 60_000, 1, MAX_TIMER_MS),
-    maxRestarts: integer('maxRestarts', o.maxRestarts, 5, 0),
-    restartWindowMs: integer('restartWindowMs', o.restartWindowMs, 60_000, 1, MAX_TIMER_MS),
-    handleSignals: o.handleSignals ?? true,
-    logger,
-    onEvent: optionalFunction('onEvent', o.onEvent),
-  };
+  if (o.redis !== null && o.adapter !== null) throw new InvalidOptionError('Option "redis" excludes "adapter"');
+  return { ...o, setup, env: { ...(o.env ?? {}) }, logger: o.logger ?? consoleLogger };
 }
 
 /**

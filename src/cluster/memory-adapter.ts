@@ -4,7 +4,7 @@
  * as they would be on a wire and delivered in send order, one microtask each.
  */
 import { ClusterError, NodeUnreachableError } from '../errors.js';
-import { MAX_TIMER_MS } from '../options.js';
+import { optionScope, readOptions, timerMs } from '../validate.js';
 import { MAX_NODE_ID, type AdapterStats, type ClusterAdapter, type Gathered, type NodeReply, type NodeRequest, type RequestHandler } from './adapter.js';
 
 /** Options of {@link MemoryCluster.adapter}. */
@@ -13,16 +13,17 @@ export interface MemoryAdapterOptions {
   requestTimeoutMs?: number;
 }
 
+const adapterScope = optionScope('MemoryCluster.adapter');
+
 /** A cluster inside one process; hand each server its own `cluster.adapter()`. */
 export class MemoryCluster {
   readonly #nodes = new Map<number, RequestHandler>();
   #nextNodeId = 1;
 
-  /** A new adapter, for one server. */
+  /** A new adapter, for one server; bad options throw `InvalidOptionError` (`WSA_ERR_INVALID_OPTION`). */
   adapter(options: MemoryAdapterOptions = {}): ClusterAdapter {
-    const timeout = options.requestTimeoutMs ?? 5000;
-    if (!Number.isSafeInteger(timeout) || timeout <= 0 || timeout > MAX_TIMER_MS) throw new ClusterError(`requestTimeoutMs must be an integer of milliseconds from 1 to ${MAX_TIMER_MS}`);
-    return new MemoryAdapter(this, timeout);
+    const { requestTimeoutMs } = readOptions(adapterScope, options, { requestTimeoutMs: timerMs() }, { requestTimeoutMs: 5000 });
+    return new MemoryAdapter(this, requestTimeoutMs);
   }
 
   /** @internal */

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { LIFECYCLE_STATES, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
+import { integer, optionScope, pathname, readOptions, string } from '../validate.js';
 import { renderLiveViewPage } from './live-view-page.js';
 
 /** What the live view needs of a server: its lifecycle stream and its current state. */
@@ -18,9 +19,12 @@ export interface LiveViewSource {
   readonly state: string;
 }
 
-/** Options of {@link createLiveView}. */
+/** Options of {@link createLiveView}; a bad one throws `InvalidOptionError` (`WSA_ERR_INVALID_OPTION`). */
 export interface LiveViewOptions {
-  /** Base pathname: the page, `<path>/events` (SSE) and `<path>/state` (JSON). Default: `/_wsactor`. */
+  /**
+   * Base pathname (a normalized pathname, as for the server's `path`): the page,
+   * `<path>/events` (SSE) and `<path>/state` (JSON). Default: `/_wsactor`.
+   */
   path?: string;
   /** Clients kept; beyond it the oldest closed client is forgotten first. Default: 500. */
   maxClients?: number;
@@ -28,6 +32,14 @@ export interface LiveViewOptions {
   maxTransitions?: number;
   /** Closes kept in the recent-closes list. Default: 100. */
   maxCloses?: number;
+}
+
+/** Options of {@link LiveView.listen}. */
+export interface LiveViewListenOptions {
+  /** Port to listen on; 0 picks a free one. Default: 0. */
+  port?: number;
+  /** Interface to listen on. Default: `127.0.0.1`. */
+  host?: string;
 }
 
 /** One step of a client's timeline. */
@@ -91,8 +103,11 @@ export interface LiveView {
    * touching nothing, for every other path.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Serves the view on its own HTTP server. Default: 127.0.0.1, port 0 (a free port). */
-  listen(options?: { port?: number; host?: string }): Promise<{ readonly url: string; close(): Promise<void> }>;
+  /**
+   * Serves the view on its own HTTP server. Default: 127.0.0.1, port 0 (a free port). Bad
+   * options reject with `InvalidOptionError`.
+   */
+  listen(options?: LiveViewListenOptions): Promise<{ readonly url: string; close(): Promise<void> }>;
   /** The current state, as `GET <path>/state` answers it. */
   snapshot(): LiveViewSnapshot;
   /** Unsubscribes, ends every event stream and closes the servers `listen` started. */
@@ -100,14 +115,22 @@ export interface LiveView {
 }
 
 const STATES = LIFECYCLE_STATES;
+const viewScope = optionScope('createLiveView');
+const viewSpec = { path: pathname(), maxClients: integer(), maxTransitions: integer(), maxCloses: integer() };
+const listenScope = optionScope('LiveView.listen');
+const listenSpec = { port: integer({ min: 0, max: 65535 }), host: string({ nonEmpty: true }) };
 /** An event stream that has this many bytes unsent is cut; the browser reconnects with a snapshot. */
 const MAX_SSE_BACKLOG = 1024 * 1024;
 const SSE_PING_MS = 15_000;
 
-/** Starts watching `server.lifecycle` and returns the view; it keeps watching until `close()`. */
+/**
+ * Starts watching `server.lifecycle` and returns the view; it keeps watching until `close()`.
+ * Options are validated first: an unknown one or a bad value throws `InvalidOptionError`.
+ */
 export function createLiveView(server: LiveViewSource, options: LiveViewOptions = {}): LiveView {
-  const path = (options.path ?? '/_wsactor').replace(/\/+$/, '');
-  const limits = { maxClients: options.maxClients ?? 500, maxTransitions: options.maxTransitions ?? 50, maxCloses: options.maxCloses ?? 100 };
+  const read = readOptions(viewScope, options, viewSpec, { path: '/_wsactor', maxClients: 500, maxTransitions: 50, maxCloses: 100 });
+  const path = read.path.replace(/\/+$/, '');
+  const limits = { maxClients: read.maxClients, maxTransitions: read.maxTransitions, maxCloses: read.maxCloses };
   let supervisor = server.state;
   const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<LifecycleState, number>;
   const live = new Map<number, LifecycleState>(); // every connection not yet closed
@@ -232,7 +255,8 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   };
 
   const servers = new Set<() => Promise<void>>();
-  const listen = async ({ port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}) => {
+  const listen = async (options: LiveViewListenOptions = {}) => {
+    const { port, host } = readOptions(listenScope, options, listenSpec, { port: 0, host: '127.0.0.1' });
     const http = createHttpServer((req, res) => {
       if (!handle(req, res)) res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
     });

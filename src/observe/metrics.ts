@@ -12,6 +12,7 @@ import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { LIFECYCLE_STATES, type ConnectionTransition, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
 import type { ServerStats } from '../runtime/stats.js';
 import type { AdapterStats } from '../cluster/adapter.js';
+import { methods, optional, optionScope, pathname, readOptions, satisfies, showValue, string } from '../validate.js';
 
 /** What metrics need of a server: its lifecycle stream and its counters. */
 export interface MetricsSource {
@@ -21,15 +22,15 @@ export interface MetricsSource {
   readonly clusterStats?: Readonly<AdapterStats> | null;
 }
 
-/** Options of {@link createMetrics}. */
+/** Options of {@link createMetrics}; a bad one throws `InvalidOptionError` (`WSA_ERR_INVALID_OPTION`). */
 export interface MetricsOptions {
   /** Registry to register into. Default: a new private `Registry` (never the global one). */
   registry?: Registry;
-  /** Prefix of every metric name. Default: `'wsactor_'`. */
+  /** Prefix of every metric name: empty, or a metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`). Default: `'wsactor_'`. */
   prefix?: string;
-  /** Pathname served by `handle`. Default: `'/metrics'`. */
+  /** Pathname served by `handle` (a normalized pathname, as for the server's `path`). Default: `'/metrics'`. */
   path?: string;
-  /** Histogram buckets of hook durations, in seconds. Default: 50 µs to 10 s. */
+  /** Histogram buckets of hook durations, in seconds: finite, increasing, at least one. Default: 50 µs to 10 s. */
   buckets?: readonly number[];
 }
 
@@ -48,6 +49,23 @@ export interface WsActorMetrics {
 
 /** Connection states shown by the `connections` gauge (`closed` is not a live state). */
 const LIVE_STATES: readonly LifecycleState[] = LIFECYCLE_STATES.filter((state) => state !== 'closed');
+
+const isBuckets = (value: unknown): boolean =>
+  Array.isArray(value) &&
+  value.length > 0 &&
+  value.every((bound, i) => typeof bound === 'number' && Number.isFinite(bound) && (i === 0 || bound > (value[i - 1] as number)));
+
+const metricsScope = optionScope('createMetrics');
+const metricsSpec = {
+  registry: optional(methods<Registry>(['registerMetric', 'getSingleMetric', 'removeSingleMetric', 'metrics'], 'must be a prom-client Registry')),
+  prefix: string({
+    test: (prefix) => /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/.test(prefix),
+    requirement: 'must be empty or a Prometheus metric name (letters, digits, "_" and ":", not starting with a digit)',
+    shown: showValue,
+  }),
+  path: pathname(),
+  buckets: satisfies<readonly number[]>(isBuckets, 'must be a non-empty array of finite numbers in increasing order'),
+};
 
 const DEFAULT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
@@ -68,12 +86,13 @@ const DEFAULT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
  *   `request_timeouts`, `reconnects`.
  *
  * Counters read from `server.stats` count since the server was created, not since attaching.
+ * Options are validated first: an unknown one or a bad value throws `InvalidOptionError`.
  */
 export function createMetrics(server: MetricsSource, options: MetricsOptions = {}): WsActorMetrics {
-  const registry = options.registry ?? new Registry();
-  const prefix = options.prefix ?? 'wsactor_';
-  const path = options.path ?? '/metrics';
-  const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)];
+  const read = readOptions(metricsScope, options, metricsSpec, { registry: undefined, prefix: 'wsactor_', path: '/metrics', buckets: DEFAULT_BUCKETS });
+  const registry = read.registry ?? new Registry();
+  const { prefix, path } = read;
+  const buckets = [...read.buckets];
   const { stats } = server;
   const created: string[] = [];
   const register = <M extends Metric>(metric: M): M => {
