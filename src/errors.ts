@@ -20,6 +20,7 @@ export const ErrorCodes = {
   HANDSHAKE_SETTLED: 'WSA_ERR_HANDSHAKE_SETTLED',
   SERVER_STATE: 'WSA_ERR_SERVER_STATE',
   LISTEN_FAILED: 'WSA_ERR_LISTEN_FAILED',
+  DEPENDENCY: 'WSA_ERR_DEPENDENCY',
   HOOK_FAILED: 'WSA_ERR_HOOK_FAILED',
   BACKPRESSURE: 'WSA_ERR_BACKPRESSURE',
   NODE_UNREACHABLE: 'WSA_ERR_NODE_UNREACHABLE',
@@ -93,6 +94,16 @@ export class ListenError extends WsActorError {
     cause: unknown,
   ) {
     super(ErrorCodes.LISTEN_FAILED, `Cannot listen on ${host ?? 'all interfaces'} port ${port}: ${describe(cause)}`, { cause });
+  }
+}
+
+/** An installed dependency (`ws`, `xstate`) lacks an internal wsactor relies on: see its message. */
+export class DependencyError extends WsActorError {
+  constructor(
+    readonly dependency: string,
+    message: string,
+  ) {
+    super(ErrorCodes.DEPENDENCY, message);
   }
 }
 

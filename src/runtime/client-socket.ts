@@ -15,6 +15,7 @@ import { HeartbeatSweep, type HeartbeatMember } from './heartbeat.js';
 import { InboundQueue, type InboundOwner } from './inbound-queue.js';
 import type { OwnedWebSocket, WsEventSink } from './limited-websocket.js';
 import { Message } from './message.js';
+import { closeFrameSent } from './ws-internals.js';
 import { Outbound, type SocketHost } from './outbound.js';
 import { PauseReason, RateWindow } from './read-gate.js';
 
@@ -88,10 +89,10 @@ export abstract class ClientSocket extends Outbound implements HeartbeatMember, 
         this.#stopTimers();
         // 1006 iff no close frame came from the peer (no peer can send 1006). If it came before
         // our close began, ws answered it by itself: count that answer once ws wrote it
-        // (`_closeFrameSent`, a ws 8 internal; test/integration/message-frames.test.ts pins it).
+        // (a ws internal, see ws-internals.ts; test/integration/message-frames.test.ts pins it).
         if (a !== 1006) {
           this.frames_read++;
-          if (!this.closeBegan && (this.ws as unknown as { _closeFrameSent?: boolean })._closeFrameSent === true) this.frames_sent++;
+          if (!this.closeBegan && closeFrameSent(this.ws as WebSocket)) this.frames_sent++;
         }
         this.socketClosed(a as number, b as Buffer);
         return true;

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createActor, type Actor } from 'xstate';
+import type { Actor } from 'xstate';
 import type { WebSocket } from 'ws';
 import type { CloseCause } from '../close-codes.js';
 import type { ClientInfo } from '../endpoint/client-info.js';
@@ -22,7 +22,7 @@ import {
 } from '../machines/connection.js';
 import type { Websocket } from '../types.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
-import { stopActor } from './actor-root.js';
+import { createChildActor, stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { callHook } from './hooks.js';
@@ -121,11 +121,8 @@ export class Connection extends ClientSocket {
   #wake(restore: boolean): Actor<ConnectionMachine> {
     if (this.#actor !== null) return this.#actor;
     const { atOnce, actorRoot } = this.host.services;
-    const actor = createActor(connectionMachine, {
-      input: { clientId: this.id, settlesAtOnce: atOnce },
-      parent: actorRoot,
-      ...(restore ? { snapshot: connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id, atOnce) }) } : {}),
-    });
+    const snapshot = restore ? connectionMachine.resolveState({ value: { open: 'ready' }, context: initialContext(this.id, atOnce) }) : undefined;
+    const actor = createChildActor(connectionMachine, actorRoot, { clientId: this.id, settlesAtOnce: atOnce }, snapshot);
     actor.on('*', (command) => this.#run(command));
     actor.subscribe({ error: (error) => this.#fatal(error) });
     this.#actor = actor;

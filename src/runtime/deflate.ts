@@ -40,13 +40,13 @@
  */
 import type { PerMessageDeflateOptions, WebSocket } from 'ws';
 import type { DeflateOptions } from '../options.js';
+import { deflateParamsOf } from './ws-internals.js';
 
 /** The largest deflate window the server uses: 2^13 = 8 KiB (see the memory bound above). */
 export const MAX_SERVER_WINDOW_BITS = 13;
 /** zlib's memLevel for the server's deflater: its hash table and buffers, 2^(7+9) = 64 KiB. */
 export const MEM_LEVEL = 7;
 
-const EXTENSION = 'permessage-deflate';
 
 /** The `perMessageDeflate` option of `ws`'s WebSocketServer for the resolved option. */
 export function wsDeflateOptions(options: false | Required<DeflateOptions>): false | PerMessageDeflateOptions {
@@ -62,22 +62,16 @@ export function wsDeflateOptions(options: false | Required<DeflateOptions>): fal
   };
 }
 
-/** What `ws` 8 keeps of a negotiated permessage-deflate (its `params`, the accepted offer). */
-interface DeflateInternals {
-  params: { server_max_window_bits?: number | true } | null;
-}
-
 /**
  * Called once a socket is upgraded, before anything was sent on it: true when
  * permessage-deflate was negotiated. Then it also bounds the server's deflate window to
  * 2^`MAX_SERVER_WINDOW_BITS` (ws creates its deflater from these parameters on the first
- * compressed message). This relies on a `ws` 8 internal (`_extensions`, the extension's
- * `params`); test/integration/deflate.test.ts pins it by the size of what is sent.
+ * compressed message). This relies on a `ws` 8 internal (see ws-internals.ts);
+ * test/integration/deflate.test.ts pins it by the size of what is sent.
  */
 export function deflateNegotiated(ws: WebSocket): boolean {
   if (ws.extensions === '') return false;
-  const extension = (ws as unknown as { _extensions?: Record<string, DeflateInternals | undefined> })._extensions?.[EXTENSION];
-  const params = extension?.params;
+  const params = deflateParamsOf(ws);
   if (params != null) {
     const asked = params.server_max_window_bits;
     const bits = typeof asked === 'number' ? asked : 15;

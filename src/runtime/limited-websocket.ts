@@ -2,42 +2,13 @@
  * `ws` enforces the message size and fragment count but has no frame size limit, closes
  * "too many fragments" with 1008 and sends protocol closes without a reason. This subclass,
  * handed to `WebSocketServer` through its `WebSocket` option, adds the frame limit and makes
- * every too-big case 1009 with a reason; `pause` also holds the parser (C3's bound). It relies
- * on `ws` 8 internals of the receiver: the `haveLength`, `getInfo` and `startLoop` steps, the
- * `_loop` flag and the writable's `errored` state; test/integration/limits.test.ts and
- * test/integration/inbound-bound.test.ts pin them.
+ * every too-big case 1009 with a reason; `pause` also holds the parser (C3's bound), and a
+ * text message in several frames is handed over frame by frame. The `ws` internals this takes
+ * (the receiver's steps and fields) are listed, and checked at startup, in ws-internals.ts.
  */
 import { WebSocket } from 'ws';
 
-type WriteCallback = (error?: Error | null) => void;
-
-interface ReceiverInternals {
-  _opcode: number;
-  _payloadLength: number;
-  _fin: boolean;
-  _fragments: Buffer[];
-  /** Ours: the frame lengths of the text message `dataMessage` is about to emit joined. */
-  wsaTextFrames?: number[] | null;
-  _loop: boolean;
-  _writableState?: { errored?: (Error & { code?: string }) | null };
-  haveLength(cb: (error?: Error) => void): void;
-  dataMessage(cb: (error?: Error) => void): void;
-  getInfo(cb: WriteCallback): void;
-  startLoop(cb: WriteCallback): void;
-  destroy(error?: Error): void;
-  /** Ours: frames are not parsed while true (see `pause`). */
-  wsaHeld?: boolean;
-  /** Ours: the parsing loop is running (a resume from inside it needs no restart). */
-  wsaInLoop?: boolean;
-  /** Ours: the write callback of a chunk that arrived while held. */
-  wsaCb?: WriteCallback | null;
-  createError(ctor: typeof RangeError, message: string, prefix: boolean, status: number, code: string): Error;
-}
-
-interface SocketInternals {
-  _receiver: ReceiverInternals | null;
-  setSocket(socket: unknown, head: unknown, options: unknown): void;
-}
+import { receiverOf, type ReceiverInternals, type SocketInternals, type WriteCallback } from './ws-internals.js';
 
 /** Error code `ws` emits (on the socket's 'error' event) for an oversized frame. */
 export const FRAME_TOO_LARGE = 'WSA_ERR_FRAME_TOO_LARGE';
@@ -86,7 +57,7 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
     setSocket(socket: unknown, head: unknown, options: unknown): void {
       const base = WebSocket.prototype as unknown as SocketInternals;
       base.setSocket.call(this, socket, head, options);
-      const receiver = (this as unknown as SocketInternals)._receiver;
+      const receiver = receiverOf(this);
       if (receiver === null) return;
       // Swapping the prototype (the same one for every socket of this server) adds the check
       // without a bound function or closure per connection.
@@ -99,13 +70,13 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
      * read at once, which is thousands of small messages past `maxQueuedMessages`.
      */
     override pause(): void {
-      const receiver = (this as unknown as SocketInternals)._receiver;
+      const receiver = receiverOf(this);
       if (receiver !== null) receiver.wsaHeld = true;
       super.pause();
     }
 
     override resume(): void {
-      const receiver = (this as unknown as SocketInternals)._receiver;
+      const receiver = receiverOf(this);
       if (receiver?.wsaHeld === true) {
         receiver.wsaHeld = false;
         // From inside the loop (a synchronous onData caught up): it goes on by itself.
@@ -126,7 +97,7 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
 
     override close(code?: number, data?: string | Buffer): void {
       this.owner?.flushDeferred();
-      const receiver = (this as unknown as SocketInternals)._receiver;
+      const receiver = receiverOf(this);
       const error = receiver?._writableState?.errored;
       // Called by ws itself right after a receiver error: say why, and use 1009 for "too big".
       if (error != null && code !== undefined && data === undefined && this.readyState === WebSocket.OPEN) {
@@ -207,7 +178,7 @@ function withLimits(proto: ReceiverInternals, maxFrameSize: number): ReceiverInt
  * again, as views of that validated buffer (binary messages come so with 'fragments').
  */
 function textFrames(ws: WebSocket, whole: Buffer): Buffer | Buffer[] {
-  const receiver = (ws as unknown as SocketInternals)._receiver;
+  const receiver = receiverOf(ws);
   const lengths = receiver?.wsaTextFrames;
   if (lengths == null) return whole;
   (receiver as ReceiverInternals).wsaTextFrames = null;
@@ -220,31 +191,6 @@ function textFrames(ws: WebSocket, whole: Buffer): Buffer | Buffer[] {
 function truncate(text: string): string {
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= MAX_REASON_BYTES ? text : bytes.subarray(0, MAX_REASON_BYTES).toString('utf8').replace(/\uFFFD$/, '');
-}
-
-interface SenderInternals {
-  _state: number;
-  _queue: unknown[];
-}
-
-export interface WritableSocket {
-  readonly writableLength: number;
-  readonly destroyed: boolean;
-  write(chunk: Buffer, cb?: (error?: Error | null) => void): boolean;
-  cork(): void;
-  uncork(): void;
-}
-
-/**
- * The socket under `ws` when its sender has nothing queued (no compression or blob read in
- * progress), so a pre-encoded frame written now keeps per-client order; otherwise null and
- * the caller must go through `ws.send`. Another `ws` 8 internal; the broadcast tests pin it.
- */
-export function idleSocketOf(ws: WebSocket): WritableSocket | null {
-  const internals = ws as unknown as { _sender?: SenderInternals; _socket?: WritableSocket };
-  const sender = internals._sender;
-  if (sender === undefined || sender._state !== 0 || sender._queue.length !== 0) return null;
-  return internals._socket ?? null;
 }
 
 /** The header of one unmasked, final server frame (RFC 6455 5.2) of `length` payload bytes. */

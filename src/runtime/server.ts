@@ -23,6 +23,8 @@ import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 import { attachRoute } from './upgrade-router.js';
 import { ServerServices } from './services.js';
+import { checkXStateInternals } from './actor-root.js';
+import { checkWsInternals } from './ws-internals.js';
 import { wsDeflateOptions } from './deflate.js';
 
 /**
@@ -76,6 +78,8 @@ export class WsActorServer<H = unknown> {
   readonly #services: ServerServices;
 
   constructor(app: Websocket<H>, options: ServerOptions = {}) {
+    checkWsInternals();
+    checkXStateInternals();
     this.#options = resolveOptions(options);
     this.#app = app;
     this.#endpoint = new ClientEndpoint(this.#open, this.#options.nodeId);

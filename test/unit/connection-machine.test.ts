@@ -306,7 +306,7 @@ describe('connectionMachine (model-based)', () => {
 
   describe('policies the machine owns (the runtime only reports facts)', () => {
     const YIELDING = CAUSES.filter((cause) => cause.kind !== 'peer' && cause.kind !== 'dropped' && cause.kind !== 'protocol');
-    const KEPT = CAUSES.filter((cause) => !YIELDING.includes(cause));
+    const KEPT = CAUSES.filter((cause) => !(YIELDING as readonly CloseCause[]).includes(cause));
 
     function openActor(ready: boolean): { actor: ReturnType<typeof createActor<typeof connectionMachine>>; commands: ConnectionCommand[] } {
       const actor = createActor(connectionMachine, { input: { clientId: 3 } });
