@@ -58,17 +58,19 @@ export function isSendableCloseCode(code: number): boolean {
   return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
 }
 
-/** Maps the `code` of an error from the `ws` receiver to the close code `ws` sent for it. */
+/** Error code the receiver emits (on the socket's 'error' event) for an oversized frame (ours). */
+export const FRAME_TOO_LARGE = 'WSA_ERR_FRAME_TOO_LARGE';
+
+/** Receiver error codes that mean "too big": each closes with 1009. */
+export const TOO_BIG_ERROR_CODES: ReadonlySet<string> = new Set([
+  'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+  'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+  'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+  FRAME_TOO_LARGE,
+]);
+
+/** Maps the `code` of an error from the `ws` receiver to the close code sent for it. */
 export function closeCodeForWsError(wsCode: string | undefined): number {
-  switch (wsCode) {
-    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
-    case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
-    case 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH':
-    case 'WSA_ERR_FRAME_TOO_LARGE':
-      return CloseCode.MESSAGE_TOO_BIG;
-    case 'WS_ERR_INVALID_UTF8':
-      return CloseCode.INVALID_PAYLOAD;
-    default:
-      return CloseCode.PROTOCOL_ERROR;
-  }
+  if (wsCode !== undefined && TOO_BIG_ERROR_CODES.has(wsCode)) return CloseCode.MESSAGE_TOO_BIG;
+  return wsCode === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : CloseCode.PROTOCOL_ERROR;
 }

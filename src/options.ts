@@ -106,8 +106,10 @@ export interface ServerOptions {
   /** Bytes queued for sending to one client before `outboundOverflow` applies. Default: 4 MiB. */
   maxBufferedBytes?: number;
   /**
-   * Over `maxBufferedBytes`: `'close'` closes that client with 1008, `'fail'` makes the send
-   * resolve with `WSA_ERR_BACKPRESSURE`. Default: 'close'.
+   * Over `maxBufferedBytes` the send that would pass it resolves with `WSA_ERR_BACKPRESSURE`
+   * (nothing of it is queued), and: `'close'` also closes that client with 1008 "Slow
+   * consumer: outbound buffer limit exceeded"; `'fail'` keeps it open, so later sends may
+   * succeed once it reads. Default: 'close'.
    */
   outboundOverflow?: OutboundOverflowPolicy;
   /**

@@ -80,7 +80,10 @@ export const NODE_ID_SHIFT = 2 ** 32;
 /** Largest node id that keeps client ids safe integers. */
 export const MAX_NODE_ID = 2 ** 21 - 1;
 
-/** The node that holds `clientId` (0 for a server without a cluster adapter). */
+/**
+ * The node that holds `clientId`: the high bits of the id, which are its server's node id
+ * (given by the cluster adapter, or the `nodeId` option without one; default 0).
+ */
 export function nodeOf(clientId: number): number {
   return Math.floor(clientId / NODE_ID_SHIFT);
 }

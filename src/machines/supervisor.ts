@@ -8,11 +8,7 @@ export interface SupervisorContext {
   error: unknown;
 }
 
-export type SupervisorEvent =
-  | { type: 'server.start' }
-  | { type: 'server.stop' }
-  // Relayed by XState when a connection actor (created with this actor as parent) fails.
-  | { type: `xstate.error.actor.${string}`; error: unknown };
+export type SupervisorEvent = { type: 'server.start' } | { type: 'server.stop' };
 
 export const supervisorMachine = setup({
   types: {
@@ -51,11 +47,6 @@ export const supervisorMachine = setup({
     },
     stopped: { type: 'final' },
     failed: { type: 'final' },
-  },
-  on: {
-    // Connection actors are created with this actor as parent; their errors must never
-    // put the supervisor into error. The runtime logs them through its own subscription.
-    'xstate.error.actor.*': {},
   },
 });
 

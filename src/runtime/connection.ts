@@ -28,7 +28,7 @@ import type { InboundQueue } from './inbound-queue.js';
 import { callHook } from './hooks.js';
 import { callOnData } from './on-data.js';
 import type { Message } from './message.js';
-import type { HookTiming, LifecycleState, LifecycleStream } from './lifecycle-events.js';
+import { STATE_OF_COMMAND, type HookTiming, type LifecycleState, type LifecycleStream } from './lifecycle-events.js';
 import type { SocketHost } from './outbound.js';
 
 /** What a connection needs from its server (options, counters and shared services in SocketHost). */
@@ -208,14 +208,15 @@ export class Connection extends ClientSocket {
 
   #run(command: ConnectionCommand): void {
     try {
+      if (command.type === 'cmd.release' && this.lifecycle === 'closed') return; // released already by #fatal
+      const to = STATE_OF_COMMAND[command.type];
+      if (to !== undefined) this.#transition(to, ...closeOf(command, this));
       switch (command.type) {
         case 'cmd.handshake':
-          this.#transition('handshaking');
           if (command.awaitsAnswer) this.#awaiting |= AWAITS_ANSWER;
           this.#guard(this.#handshakeHook());
           break;
         case 'cmd.upgrade':
-          this.#transition('handshaking.upgrading');
           this.host.upgrade(this, this.#handshake?.decision as HandshakeDecision, (ws) => this.#attach(ws));
           break;
         case 'cmd.reject':
@@ -223,31 +224,25 @@ export class Connection extends ClientSocket {
           this.#reject(command.status);
           break;
         case 'cmd.open':
-          this.#transition('open.opening');
           if (command.awaitsOpened) this.#awaiting |= AWAITS_OPENED;
           this.host.opened(this);
           this.#guard(this.#open());
           break;
         case 'cmd.ready':
-          this.#transition('open.ready');
           this.host.services.hibernation.add(this);
           break;
         case 'cmd.close':
           this.#awaiting |= (command.awaitsDrained ? AWAITS_DRAINED : 0) | (command.awaitsSocketGone ? AWAITS_SOCKET_GONE : 0);
-          this.#transition('closing.draining', command.code, command.reason);
           this.#applyClose(command);
           break;
         case 'cmd.halt':
           this.#dropQueue();
           break;
         case 'cmd.notifyClose':
-          this.#transition('closing.notifying', command.code, command.reason);
           if (command.awaitsClosed) this.#awaiting |= AWAITS_CLOSED;
           this.#guard(this.#notifyClose(command.code, command.reason));
           break;
         case 'cmd.release':
-          if (this.lifecycle === 'closed') break; // released already by #fatal
-          this.#transition('closed', this.close_code, this.close_reason, command.outcome);
           this.#release();
           break;
       }
@@ -417,6 +412,19 @@ export class Connection extends ClientSocket {
     if (this.lifecycle === 'closed') return;
     this.#transition('closed', this.close_code, this.close_reason, 'aborted');
     this.#release();
+  }
+}
+
+/** The close code, reason and outcome a command reports on the lifecycle stream. */
+function closeOf(command: ConnectionCommand, conn: Connection): [number | null, string | null, ConnectionOutcome | null] {
+  switch (command.type) {
+    case 'cmd.close':
+    case 'cmd.notifyClose':
+      return [command.code, command.reason, null];
+    case 'cmd.release':
+      return [conn.close_code, conn.close_reason, command.outcome];
+    default:
+      return [null, null, null];
   }
 }
 

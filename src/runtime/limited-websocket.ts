@@ -8,17 +8,9 @@
  */
 import { WebSocket } from 'ws';
 
+import { FRAME_TOO_LARGE, TOO_BIG_ERROR_CODES } from '../close-codes.js';
 import { receiverOf, type ReceiverInternals, type SocketInternals, type WriteCallback } from './ws-internals.js';
 
-/** Error code `ws` emits (on the socket's 'error' event) for an oversized frame. */
-export const FRAME_TOO_LARGE = 'WSA_ERR_FRAME_TOO_LARGE';
-
-const TOO_BIG_CODES = new Set([
-  'WS_ERR_TOO_MANY_BUFFERED_PARTS',
-  'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-  'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
-  FRAME_TOO_LARGE,
-]);
 const MAX_REASON_BYTES = 123;
 
 /** Takes the events of one `ws` socket directly, instead of listeners. */
@@ -101,7 +93,7 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
       const error = receiver?._writableState?.errored;
       // Called by ws itself right after a receiver error: say why, and use 1009 for "too big".
       if (error != null && code !== undefined && data === undefined && this.readyState === WebSocket.OPEN) {
-        const status = error.code !== undefined && TOO_BIG_CODES.has(error.code) ? 1009 : code;
+        const status = error.code !== undefined && TOO_BIG_ERROR_CODES.has(error.code) ? 1009 : code;
         super.close(status, truncate(error.message));
         return;
       }

@@ -54,7 +54,10 @@ export class WsActorServer<H = unknown> {
   readonly stats = new ServerStats();
   /** Lifecycle transitions of the server and of every connection; subscribe to watch them. */
   readonly lifecycle: LifecycleStream;
-  /** The supervisor actor (connection actors are separate root actors; see docs/lifecycle.md). */
+  /**
+   * The supervisor actor. Connection actors are not its children: they are children of a
+   * per-server root actor that ignores every event (see actor-root.ts, docs/lifecycle.md).
+   */
   readonly supervisor: Actor<ReturnType<typeof supervisorFor>>;
   readonly #options: ResolvedOptions;
   readonly #app: Websocket<H>;
@@ -82,7 +85,7 @@ export class WsActorServer<H = unknown> {
     checkXStateInternals();
     this.#options = resolveOptions(options);
     this.#app = app;
-    this.#endpoint = new ClientEndpoint(this.#open, this.#options.nodeId);
+    this.#endpoint = new ClientEndpoint(this.#open, this.#options.nodeId, this.#options.logger);
     this.endpoint = this.#endpoint;
     this.lifecycle = new LifecycleStream(this.#options.logger);
     const { maxPayload, maxFragments, maxFrameSize, validateUtf8, perMessageDeflate, allowedOrigins } = this.#options;
