@@ -17,6 +17,7 @@
  */
 import { InvalidOptionError } from './errors.js';
 import type { Logger } from './runtime/logger.js';
+import { pathnameOf } from './runtime/request-target.js';
 
 /** Node's timers take at most 2^31 - 1 ms; a longer delay silently becomes 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -166,7 +167,7 @@ export function pathname(): Check<string> {
     if (value.includes('?') || value.includes('#')) {
       return fail(scope, key, 'is a pathname and can never contain "?" or "#" (the query is not part of it)', value, showValue);
     }
-    const normalized = new URL(value, 'http://localhost').pathname;
+    const normalized = pathnameOf(value);
     if (normalized !== value) {
       return fail(scope, key, `${showValue(value)} can never match: request pathnames arrive normalized, as ${showValue(normalized)}`);
     }

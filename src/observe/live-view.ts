@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { LIFECYCLE_STATES, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
+import { pathnameOf } from '../runtime/request-target.js';
 import { integer, optionScope, pathname, readOptions, string } from '../validate.js';
 import { renderLiveViewPage } from './live-view-page.js';
 
@@ -238,7 +239,7 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const pathname = pathnameOf(req.url);
     const route = pathname === path || pathname === `${path}/` ? 'page' : pathname === `${path}/events` ? 'events' : pathname === `${path}/state` ? 'state' : null;
     if (route === null) return false;
     res.on('error', () => undefined);

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { LIFECYCLE_STATES, type ConnectionTransition, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
+import { pathnameOf } from '../runtime/request-target.js';
 import type { ServerStats } from '../runtime/stats.js';
 import type { AdapterStats } from '../cluster/adapter.js';
 import { methods, optional, optionScope, pathname, readOptions, satisfies, showValue, string } from '../validate.js';
@@ -218,7 +219,7 @@ export function createMetrics(server: MetricsSource, options: MetricsOptions = {
   return {
     registry,
     handle(req, res) {
-      if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) return false;
+      if (pathnameOf(req.url) !== path) return false;
       res.on('error', () => undefined);
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed');

@@ -3,6 +3,7 @@ import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMes
 import type { Duplex } from 'node:stream';
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import type { HandshakeRequest, HandshakeResponse } from '../types.js';
+import { parseRequestTarget } from './request-target.js';
 
 const RESERVED_HEADERS = new Set([
   'connection',
@@ -16,7 +17,8 @@ const RESERVED_HEADERS = new Set([
 
 export function createHandshakeRequest(req: IncomingMessage, subprotocols: string[]): HandshakeRequest {
   const url = req.url ?? '/';
-  const parsed = new URL(url, 'http://localhost');
+  // The server answered 400 before this for a target that does not parse.
+  const parsed = parseRequestTarget(url) ?? new URL('http://localhost/');
   return {
     method: req.method ?? 'GET',
     url,

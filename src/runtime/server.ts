@@ -22,6 +22,7 @@ import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
 import { limitedWebSocketClass } from './limited-websocket.js';
 import { attachRoute } from './upgrade-router.js';
+import { parseRequestTarget, pathnameOf } from './request-target.js';
 import { ServerServices } from './services.js';
 import { checkXStateInternals } from './actor-root.js';
 import { checkWsInternals } from './ws-internals.js';
@@ -32,6 +33,8 @@ import { wsDeflateOptions } from './deflate.js';
  * above 2^32 makes them unique in a cluster (see src/cluster/adapter.ts).
  */
 let nextClientId = 1;
+
+const BAD_TARGET = 'Bad Request: invalid request target';
 
 /** Shared, so an upgrading socket costs no closure. */
 function ignoreError(): void {}
@@ -308,11 +311,15 @@ export class WsActorServer<H = unknown> {
   #matchesPath(req: IncomingMessage): boolean {
     const { path } = this.#options;
     if (path === undefined) return true;
-    return new URL(req.url ?? '/', 'http://localhost').pathname === path;
+    return pathnameOf(req.url) === path;
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     res.on('error', () => undefined);
+    if (parseRequestTarget(req.url) === null) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end(BAD_TARGET);
+      return;
+    }
     if (!this.#matchesPath(req)) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
       return;
@@ -324,6 +331,10 @@ export class WsActorServer<H = unknown> {
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', ignoreError); // a reset during the handshake must not crash us
+    if (parseRequestTarget(req.url) === null) {
+      this.#rejectRaw(socket, 400, BAD_TARGET);
+      return;
+    }
     // Standalone only: in attach mode the upgrade router sends only matching requests here.
     if (!this.#matchesPath(req)) {
       this.#rejectRaw(socket, 404, 'Not Found');
