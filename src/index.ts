@@ -19,6 +19,7 @@ export {
   ServerStateError,
   HookError,
   ListenError,
+  DependencyError,
   BackpressureError,
   NodeUnreachableError,
   ClusterError,

@@ -274,13 +274,14 @@ export class Connection extends ClientSocket {
     handshake.decision = decision;
     // No onHandshake: the machine accepted already (server.ts refused upgrades while stopping).
     if ((this.#awaiting & AWAITS_ANSWER) === 0) return;
-    if (!outcome.ok) {
-      this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
+    if (!outcome.ok) this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
+    if (!this.host.isAccepting()) {
+      // The server began stopping while the hook ran: 503 whatever it decided (S2).
+      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 503 });
+    } else if (!outcome.ok) {
       this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 500 });
     } else if (decision.rejection !== undefined) {
       this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: decision.rejection.status });
-    } else if (!this.host.isAccepting()) {
-      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 503 });
     } else {
       handshake.data = outcome.value;
       this.#report(AWAITS_ANSWER, { type: 'conn.handshake.accepted' });
@@ -336,6 +337,9 @@ export class Connection extends ClientSocket {
    */
   cut(): string {
     const waitingFor = this.state === 'handshaking' ? 'onHandshake' : this.#pendingHook();
+    // A handshake still deciding is answered as a stop answers it: 503 (S2).
+    this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 503 });
+    if (this.lifecycle === 'closed') return waitingFor;
     this.#dropQueue();
     this.terminateIo();
     this.socket.destroy();

@@ -158,7 +158,10 @@ export class WsActorServer<H = unknown> {
 
   /** Runs `onStart`, then listens (or attaches). Rejects, leaving nothing listening, if either fails. */
   start(): Promise<void> {
-    if (this.#stopPromise !== null) return Promise.reject(new ServerStateError('Server was stopped; create a new one'));
+    if (this.#stopPromise !== null) {
+      const why = this.state === 'failed' ? 'failed to start' : 'was stopped';
+      return Promise.reject(new ServerStateError(`Server ${why}; create a new one`));
+    }
     if (this.#startPromise !== null) return this.#startPromise;
     this.supervisor.send({ type: 'server.start' });
     this.#startPromise = waitFor(this.supervisor, (s) => s.value !== 'starting').then((s) => {
@@ -297,10 +300,11 @@ export class WsActorServer<H = unknown> {
       this.stats.stopCut++;
     }
     const detail = [...waiting].map(([hook, ids]) => `${ids.length} waiting for ${hook} (clients ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''})`);
-    logger.warn(
-      `stop(): stopTimeoutMs (${stopTimeoutMs} ms) passed with ${this.stats.stopCut} clients still live; cut them off: ${detail.join('; ')}. ` +
-        'A hook that awaits server.stop() waits for itself: call it without await (void server.stop()).',
-    );
+    // Only a hook that runs for an open client can be one that awaits stop() (waiting for itself).
+    const hint = waiting.has('onData') || waiting.has('onOpen') || waiting.has('onClose')
+      ? ' If one of these hooks awaits server.stop(), it waits for itself: call it without await (void server.stop()).'
+      : '';
+    logger.warn(`stop(): stopTimeoutMs (${stopTimeoutMs} ms) passed with ${this.stats.stopCut} clients still live; cut them off: ${detail.join('; ')}.${hint}`);
   }
 
   #whenIdle(): Promise<void> {

@@ -37,5 +37,6 @@ describe('errors on a failed start', () => {
     expect(stops).toBe(1);
     expect(server.state).toBe('failed');
     await server.stop();
+    await expect(server.start()).rejects.toThrow('Server failed to start; create a new one');
   });
 });

@@ -101,3 +101,38 @@ describe('stop() deadline', () => {
     expect(running.server.stats.stopCut).toBe(0);
   });
 });
+
+describe('stop() and handshakes in flight', () => {
+  it('a throwing onHandshake still running when stop() is called gets 503, like a slow one', async () => {
+    const app: Websocket<unknown> = {
+      async onHandshake() {
+        await sleep(150);
+        throw new Error('auth backend down');
+      },
+    };
+    running = await startServer(app);
+    const status = connect(running.url).then(
+      () => 101,
+      (error: unknown) => (error as { status?: number }).status,
+    );
+    await sleep(30);
+    await running.server.stop();
+    expect(await status).toBe(503);
+  });
+
+  it('a handshake that never settles is answered 503 when stopTimeoutMs cuts it; the warning has no await hint', async () => {
+    const app: Websocket<unknown> = { onHandshake: () => new Promise(() => undefined) };
+    running = await startServer(app, { stopTimeoutMs: 200 });
+    const status = connect(running.url).then(
+      () => 101,
+      (error: unknown) => (error as { status?: number }).status,
+    );
+    await sleep(30);
+    await running.server.stop();
+    expect(await status).toBe(503);
+    expect(running.server.stats.stopCut).toBe(1);
+    const warning = running.logged.find((entry) => entry.level === 'warn');
+    expect(warning?.message).toContain('1 waiting for onHandshake');
+    expect(warning?.message).not.toContain('awaits server.stop()');
+  });
+});
