@@ -1,4 +1,11 @@
-/** wsactor: the Aerys Websocket interface on Node.js, one XState actor per connection. */
+/**
+ * wsactor: the Aerys Websocket interface on Node.js, one XState actor per connection.
+ * Everything exported here is the stable API (test/unit/api-surface.test.ts pins the list);
+ * the machine-to-runtime protocol lives in `wsactor/internals`.
+ */
+import { closeCodeFor as internalCloseCodeFor, type CloseCause as InternalCloseCause } from './close-codes.js';
+import type { ConnectionCommand as InternalCommand, ConnectionEvent as InternalEvent } from './machines/connection.js';
+
 export { createServer, WsActorServer, type ServerState } from './runtime/server.js';
 export type { Websocket, HandshakeRequest, HandshakeResponse } from './types.js';
 export type { Endpoint, SendResult, BroadcastResult, BinaryData } from './endpoint/types.js';
@@ -7,7 +14,11 @@ export { Message } from './runtime/message.js';
 export { defaultOptions, type ServerOptions, type DeflateOptions, type OutboundOverflowPolicy } from './options.js';
 export type { Clock } from './runtime/clock.js';
 export type { Logger } from './runtime/logger.js';
-export { CloseCode, closeCodeFor, isSendableCloseCode, type CloseCause } from './close-codes.js';
+export { CloseCode, isSendableCloseCode } from './close-codes.js';
+/** @deprecated Internal (the close-cause mapping): import it from `wsactor/internals`. */
+export const closeCodeFor = internalCloseCodeFor;
+/** @deprecated Internal: import it from `wsactor/internals`. */
+export type CloseCause = InternalCloseCause;
 export {
   ErrorCodes,
   WsActorError,
@@ -26,7 +37,11 @@ export {
   RemoteError,
   type ErrorCode,
 } from './errors.js';
-export { connectionMachine, type ConnectionEvent, type ConnectionCommand } from './machines/connection.js';
+export { connectionMachine } from './machines/connection.js';
+/** @deprecated Internal (the machine-to-runtime protocol): import it from `wsactor/internals`. */
+export type ConnectionEvent = InternalEvent;
+/** @deprecated Internal (the machine-to-runtime protocol): import it from `wsactor/internals`. */
+export type ConnectionCommand = InternalCommand;
 export { supervisorMachine, type SupervisorEvent } from './machines/supervisor.js';
 export {
   jsonLinesWriter,
@@ -44,6 +59,7 @@ export {
   createLiveView,
   type LiveView,
   type LiveViewOptions,
+  type LiveViewListenOptions,
   type LiveViewSource,
   type LiveViewSnapshot,
   type LiveViewUpdate,
