@@ -274,14 +274,14 @@ export class Connection extends ClientSocket {
     handshake.decision = decision;
     // No onHandshake: the machine accepted already (server.ts refused upgrades while stopping).
     if ((this.#awaiting & AWAITS_ANSWER) === 0) return;
-    if (!outcome.ok) this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
-    if (!this.host.isAccepting()) {
-      // The server began stopping while the hook ran: 503 whatever it decided (S2).
-      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 503 });
-    } else if (!outcome.ok) {
+    // The hook's own answer stands (500 if it threw); an accepted one gets 503 while stopping (S2).
+    if (!outcome.ok) {
+      this.host.options.logger.error(new HookError('onHandshake', null, outcome.error).message, outcome.error);
       this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 500 });
     } else if (decision.rejection !== undefined) {
       this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: decision.rejection.status });
+    } else if (!this.host.isAccepting()) {
+      this.#report(AWAITS_ANSWER, { type: 'conn.handshake.rejected', status: 503 });
     } else {
       handshake.data = outcome.value;
       this.#report(AWAITS_ANSWER, { type: 'conn.handshake.accepted' });

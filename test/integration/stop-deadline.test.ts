@@ -103,21 +103,25 @@ describe('stop() deadline', () => {
 });
 
 describe('stop() and handshakes in flight', () => {
-  it('a throwing onHandshake still running when stop() is called gets 503, like a slow one', async () => {
+  it('an onHandshake still running when stop() is called: its own answer stands (500 if it threw), an accepted one gets 503', async () => {
     const app: Websocket<unknown> = {
-      async onHandshake() {
+      async onHandshake(request) {
         await sleep(150);
-        throw new Error('auth backend down');
+        if (request.query.get('throw') !== null) throw new Error('auth backend down');
       },
     };
     running = await startServer(app);
-    const status = connect(running.url).then(
-      () => 101,
-      (error: unknown) => (error as { status?: number }).status,
-    );
+    const statusOf = (url: string): Promise<number | undefined> =>
+      connect(url).then(
+        () => 101,
+        (error: unknown) => (error as { status?: number }).status,
+      );
+    const thrown = statusOf(`${running.url}?throw=1`);
+    const accepted = statusOf(running.url);
     await sleep(30);
     await running.server.stop();
-    expect(await status).toBe(503);
+    expect(await thrown).toBe(500);
+    expect(await accepted).toBe(503);
   });
 
   it('a handshake that never settles is answered 503 when stopTimeoutMs cuts it; the warning has no await hint', async () => {
