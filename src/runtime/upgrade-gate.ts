@@ -1,0 +1,103 @@
+/**
+ * What an upgrade request (or a plain HTTP request to the WebSocket path) passes before it
+ * becomes a connection, in order: a parsable target (400), the path (404), the RFC 6455
+ * checks, a running server (503), the allowed origins (403), `maxConnections` (503). Refused
+ * sockets get a complete HTTP answer and are tracked until closed, so `stop()` can end them.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ResolvedOptions } from '../options.js';
+import { checkUpgradeRequest } from './handshake-checks.js';
+import { writeHttpRejection } from './handshake.js';
+import { parseRequestTarget, pathnameOf } from './request-target.js';
+
+const BAD_TARGET = 'Bad Request: invalid request target';
+
+/** Shared, so an upgrading socket costs no closure. */
+export function ignoreError(): void {}
+
+/** What the gate needs from its server. */
+export interface GateHost {
+  readonly options: ResolvedOptions;
+  isAccepting(): boolean;
+  /** Connections that hold a socket now (what `maxConnections` bounds). */
+  connectionCount(): number;
+  /** Every check passed: make the connection. */
+  admit(req: IncomingMessage, socket: Duplex, head: Buffer, subprotocols: string[]): void;
+}
+
+export class UpgradeGate {
+  readonly #rawSockets = new Set<Duplex>();
+  readonly #origins: ReadonlySet<string> | null;
+
+  constructor(private readonly host: GateHost) {
+    const { allowedOrigins } = host.options;
+    this.#origins = allowedOrigins === null ? null : new Set(allowedOrigins.map((o) => o.toLowerCase()));
+  }
+
+  /** Whether the request is for this server's `path` (any path when none is set). */
+  matchesPath(req: IncomingMessage): boolean {
+    const { path } = this.host.options;
+    return path === undefined || pathnameOf(req.url) === path;
+  }
+
+  /** A plain HTTP request in standalone mode: 400/404, or why it is no upgrade (426 when it is fine). */
+  readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    res.on('error', ignoreError);
+    const plain = { 'Content-Type': 'text/plain; charset=utf-8' };
+    if (parseRequestTarget(req.url) === null) {
+      res.writeHead(400, plain).end(BAD_TARGET);
+      return;
+    }
+    if (!this.matchesPath(req)) {
+      res.writeHead(404, plain).end('Not Found');
+      return;
+    }
+    const check = checkUpgradeRequest(req);
+    const answer = check.ok ? { status: 426, headers: { Upgrade: 'websocket' }, body: 'Upgrade Required' } : check;
+    res.writeHead(answer.status, { ...plain, ...answer.headers }).end(answer.body);
+  };
+
+  readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', ignoreError); // a reset during the handshake must not crash us
+    if (parseRequestTarget(req.url) === null) {
+      this.#refuse(socket, 400, BAD_TARGET);
+      return;
+    }
+    // Standalone only: in attach mode the upgrade router sends only matching requests here.
+    if (!this.matchesPath(req)) {
+      this.#refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const check = checkUpgradeRequest(req);
+    if (!check.ok) {
+      this.#refuse(socket, check.status, check.body, Object.entries(check.headers));
+      return;
+    }
+    if (!this.host.isAccepting()) {
+      this.#refuse(socket, 503, 'Service Unavailable: server is not running');
+      return;
+    }
+    if (this.#origins !== null && !this.#origins.has((req.headers.origin ?? '').toLowerCase())) {
+      this.#refuse(socket, 403, 'Origin forbidden');
+      return;
+    }
+    const { maxConnections } = this.host.options;
+    if (maxConnections !== null && this.host.connectionCount() >= maxConnections) {
+      this.#refuse(socket, 503, 'Service Unavailable: connection limit reached');
+      return;
+    }
+    this.host.admit(req, socket, head, check.subprotocols);
+  };
+
+  /** Ends the refused sockets still open (on stop). */
+  destroyRefused(): void {
+    for (const socket of this.#rawSockets) socket.destroy();
+  }
+
+  #refuse(socket: Duplex, status: number, body: string, headers: [string, string][] = []): void {
+    this.#rawSockets.add(socket);
+    socket.once('close', () => this.#rawSockets.delete(socket));
+    writeHttpRejection(socket, status, body, headers);
+  }
+}
