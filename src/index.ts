@@ -11,6 +11,18 @@ export type { Websocket, HandshakeRequest, HandshakeResponse } from './types.js'
 export type { Endpoint, SendResult, BroadcastResult, BinaryData } from './endpoint/types.js';
 export type { ClientInfo, ConnectionState } from './endpoint/client-info.js';
 export { Message } from './runtime/message.js';
+export {
+  clientMachine,
+  clientOf,
+  decodeJson,
+  type ClientMachineConfig,
+  type ClientMachineOptions,
+  type ClientMachineInput,
+  type ClientCloseEvent,
+  type ClientBinaryEvent,
+  type ClientHandle,
+  type UnexpectedPolicy,
+} from './client-machine.js';
 export { defaultOptions, type ServerOptions, type DeflateOptions, type OutboundOverflowPolicy } from './options.js';
 export type { Clock } from './runtime/clock.js';
 export type { Logger } from './runtime/logger.js';
@@ -51,6 +63,7 @@ export {
   type LifecycleState,
   type ConnectionTransition,
   type ServerTransition,
+  type ClientMachineTransition,
   type HookTiming,
 } from './runtime/lifecycle-events.js';
 export type { InspectionObserver } from './options.js';

@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { AnyMachineSnapshot } from 'xstate';
+import type { ClientMachineConfig } from './client-machine.js';
 import type { Endpoint } from './endpoint/types.js';
 import type { Message } from './runtime/message.js';
 
@@ -48,8 +50,16 @@ export interface Websocket<H = unknown> {
   onOpen?(clientId: number, handshakeData: H): MaybePromise<void>;
   /** One data message; by default one at a time per client, in arrival order. */
   onData?(clientId: number, message: Message): MaybePromise<void>;
-  /** Exactly once per client that got `onOpen`, after its socket is gone. */
-  onClose?(clientId: number, code: number, reason: string): MaybePromise<void>;
+  /**
+   * Exactly once per client that got `onOpen`, after its socket is gone. With a
+   * `clientMachine`, `machine` is that client's final machine snapshot (its actor is stopped).
+   */
+  onClose?(clientId: number, code: number, reason: string, machine?: AnyMachineSnapshot): MaybePromise<void>;
   /** Server stopping; runs before clients are closed with 1001. */
   onStop?(): MaybePromise<void>;
+  /**
+   * Optional per-client machine (see {@link clientMachine}): one actor of it per opened client,
+   * fed by that client's messages in place of `onData` (which is not called then).
+   */
+  readonly clientMachine?: ClientMachineConfig;
 }

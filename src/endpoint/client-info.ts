@@ -22,6 +22,10 @@ export interface ClientInfo {
   readonly messages_sent: number;
   /** Messages read but never given to `onData` (app close, hook failure, or after the close began). */
   readonly messages_dropped: number;
+  /** With a client machine: its current state (dotted, e.g. `room.playing`), else null. */
+  readonly machine_state: string | null;
+  /** With a client machine: messages it refused (unexpected in their state) or could not decode. */
+  readonly messages_rejected: number;
   readonly connected_at: number;
   readonly closed_at: number | null;
   readonly close_code: number | null;
@@ -77,6 +81,15 @@ export class ClientCounters {
     return state !== null && (state === 'closed' || state.startsWith('closing'));
   }
 
+  /** The client machine's state (none here: see Connection). */
+  protected machineState(): string | null {
+    return null;
+  }
+
+  protected messagesRejected(): number {
+    return 0;
+  }
+
   /** Bytes read and written after the handshake (the socket counts them). */
   protected bytesCounted(): { read: number; sent: number } {
     return { read: 0, sent: 0 };
@@ -95,6 +108,8 @@ export class ClientCounters {
       messages_read: this.messages_read,
       messages_sent: this.messages_sent,
       messages_dropped: this.messages_dropped,
+      machine_state: this.machineState(),
+      messages_rejected: this.messagesRejected(),
       connected_at: this.connected_at,
       closed_at: this.closed_at,
       close_code: this.close_code,

@@ -60,7 +60,10 @@ export type ConnectionEvent =
   | { type: 'conn.hook.failed'; hook: string; peerClosing?: boolean }
   | { type: 'conn.drained' }
   | { type: 'conn.socket.gone' }
-  | { type: 'conn.closed' };
+  | { type: 'conn.closed' }
+  /** XState relays a child's (the client machine's) end; the runtime observes the child itself. */
+  | { type: `xstate.error.actor.${string}`; error: unknown }
+  | { type: `xstate.done.actor.${string}`; output: unknown };
 
 /**
  * Commands the machine emits for the runtime. The `awaits*` fields say which event the
@@ -136,6 +139,8 @@ export const connectionMachine = setup({
 }).createMachine({
   id: 'connection',
   context: ({ input }) => initialContext(input.clientId, input.settlesAtOnce),
+  // The client machine is this actor's child: its error must not stop this actor.
+  on: { 'xstate.error.actor.*': {}, 'xstate.done.actor.*': {} },
   initial: 'handshaking',
   states: {
     handshaking: {

@@ -190,6 +190,7 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   };
 
   const unsubscribe = server.lifecycle.subscribe((event) => {
+    if (event.kind === 'client-machine') return; // not drawn (yet)
     if (event.kind === 'server') supervisor = event.to;
     else record(event);
     broadcast(event);

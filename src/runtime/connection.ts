@@ -4,8 +4,6 @@
  * in ClientSocket (its base class: one object per connection). Data messages bypass the actor
  * (one event costs ~5 µs; see docs).
  */
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { Actor } from 'xstate';
 import type { WebSocket } from 'ws';
 import type { CloseCause } from '../close-codes.js';
@@ -21,12 +19,16 @@ import {
   type ConnectionOutcome,
 } from '../machines/connection.js';
 import type { Websocket } from '../types.js';
-import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
+import type { HandshakeDecision } from './handshake.js';
+import { PendingHandshake, type UpgradeRequest } from './pending-handshake.js';
 import { createChildActor, stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { callHook } from './hooks.js';
 import { callOnData } from './on-data.js';
+import { ClientMachineRunner, type RunnerHost } from './client-machine-runner.js';
+import { isSendableCloseCode } from '../close-codes.js';
+import type { Endpoint } from '../endpoint/types.js';
 import type { Message } from './message.js';
 import { STATE_OF_COMMAND, type HookTiming, type LifecycleState, type LifecycleStream } from './lifecycle-events.js';
 import type { SocketHost } from './outbound.js';
@@ -42,29 +44,14 @@ export interface ConnectionHost extends SocketHost {
   opened(conn: Connection): void;
   /** Where transitions are reported. */
   readonly lifecycle: LifecycleStream;
+  /** The server's Endpoint (client machines talk through it). */
+  readonly endpoint: Endpoint;
   /** The socket is gone (`onClose` may still be to run): it no longer counts for `maxConnections`. */
   socketGone(conn: Connection): void;
   /** The connection reached its final state. */
   released(conn: Connection): void;
 }
 
-export interface UpgradeRequest {
-  req: IncomingMessage;
-  socket: Duplex;
-  head: Buffer;
-  subprotocols: string[];
-}
-
-/** What only the handshake needs; dropped once `onOpen` runs. */
-interface Handshake {
-  upgrade: UpgradeRequest | null;
-  decision: HandshakeDecision | null;
-  data: unknown;
-  timer: unknown;
-  rejectStatus: number | null;
-  /** The raw socket's 'close' listener while handshaking. */
-  onSocketClose: () => void;
-}
 
 /** Events the machine said it waits for (from the `awaits*` fields of its commands). */
 const AWAITS_ANSWER = 1;
@@ -77,33 +64,29 @@ export class Connection extends ClientSocket {
   /** The live actor, or null while hibernated (idle in `open.ready`). */
   #actor: Actor<ConnectionMachine> | null = null;
   protected declare readonly host: ConnectionHost;
-  #handshake: Handshake | null;
+  /** Null once `onOpen` runs (or the connection was released). */
+  #handshake: PendingHandshake | null;
   /** AWAITS_* bits: set by a command, cleared when the event is sent. */
   #awaiting = 0;
   #lastHook: HookTiming | null = null;
+  /** The app's per-client machine, from `onOpen` settled until `onClose` (null without one). */
+  #machine: ClientMachineRunner | null = null;
   /** Used by the hibernation queue. */
   hibernateAt = 0;
 
   constructor(id: number, host: ConnectionHost, upgrade: UpgradeRequest) {
     super(id, host, upgrade.socket);
-    const onSocketClose = (): void => {
+    this.#handshake = new PendingHandshake(upgrade, host.options.clock, () => {
       this.host.socketGone(this);
       this.#send({ type: 'conn.socket.gone' });
-    };
-    this.#handshake = { upgrade, decision: null, data: undefined, timer: null, rejectStatus: null, onSocketClose };
-    upgrade.socket.on('close', onSocketClose);
+    });
   }
 
   /** Starts the actor, which asks for `onHandshake`. */
   start(): void {
-    const { clock, handshakeTimeoutMs } = this.host.options;
-    const handshake = this.#handshake as Handshake;
     // Without onHandshake the upgrade is done (or failed) before start() returns.
     if (this.host.app.onHandshake !== undefined) {
-      handshake.timer = clock.setTimeout(() => {
-        handshake.timer = null;
-        this.#send({ type: 'conn.handshake.rejected', status: 503 });
-      }, handshakeTimeoutMs);
+      this.#handshake?.startTimer(this.host.options.handshakeTimeoutMs, () => this.#send({ type: 'conn.handshake.rejected', status: 503 }));
     }
     this.#wake(false);
   }
@@ -169,6 +152,11 @@ export class Connection extends ClientSocket {
    */
   hibernate(): void {
     if (this.lifecycle !== 'open.ready') return;
+    // The client machine (the connection actor's child) goes first; busy, both stay awake.
+    if (this.#machine !== null && !this.#machine.hibernate()) {
+      this.host.services.hibernation.add(this);
+      return;
+    }
     const actor = this.#actor;
     if (actor !== null && actor.getSnapshot().matches({ open: 'ready' })) {
       this.#actor = null;
@@ -220,8 +208,7 @@ export class Connection extends ClientSocket {
           this.host.upgrade(this, this.#handshake?.decision as HandshakeDecision, (ws) => this.#attach(ws));
           break;
         case 'cmd.reject':
-          if (this.#handshake !== null) this.#handshake.rejectStatus = command.status;
-          this.#reject(command.status);
+          this.#handshake?.reject(this.socket, command.status);
           break;
         case 'cmd.open':
           if (command.awaitsOpened) this.#awaiting |= AWAITS_OPENED;
@@ -257,15 +244,8 @@ export class Connection extends ClientSocket {
   }
 
   async #handshakeHook(): Promise<void> {
-    const { req, subprotocols } = this.upgradeRequest;
-    const decision = new HandshakeDecision(subprotocols);
-    const app = this.host.app;
     const started = performance.now();
-    const outcome =
-      app.onHandshake === undefined
-        ? { ok: true as const, value: undefined }
-        : await callHook(() => app.onHandshake?.(createHandshakeRequest(req, subprotocols), decision));
-    decision.settled = true;
+    const { outcome, decision } = await (this.#handshake as PendingHandshake).decide(this.host.app);
     // Settled after the handshake timed out, the socket went or the server stopped: the
     // connection was answered and released already; waking its actor now would be a bug.
     const handshake = this.#handshake;
@@ -288,17 +268,8 @@ export class Connection extends ClientSocket {
     }
   }
 
-  #reject(status: number): void {
-    const decision = this.#handshake?.decision ?? null;
-    const body = decision?.rejection?.status === status ? decision.rejection.body : defaultBody(status);
-    writeHttpRejection(this.socket, status, body, decision?.headers ?? []);
-  }
-
   #attach(ws: WebSocket): void {
-    const handshake = this.#handshake as Handshake;
-    handshake.upgrade = null;
-    handshake.decision = null;
-    this.#stopHandshakeWatch();
+    this.#handshake?.upgraded();
     this.attachSocket(ws);
     this.#send({ type: 'conn.upgraded' });
   }
@@ -313,13 +284,55 @@ export class Connection extends ClientSocket {
     const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, data));
     if (this.lifecycle === 'closed') return;
     this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
-    if (outcome.ok) this.#report(AWAITS_OPENED, { type: 'conn.opened' });
-    else this.#hookFailed('onOpen', outcome.error);
+    if (outcome.ok) {
+      this.#report(AWAITS_OPENED, { type: 'conn.opened' });
+      this.#startMachine(data);
+    } else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
   }
 
   deliver(message: Message): boolean | PromiseLike<unknown> {
-    return callOnData(this.host.app, this, message, this.host.stats.onDataTimed);
+    const machine = this.#machine;
+    if (machine === null) return callOnData(this.host.app, this, message, this.host.stats.onDataTimed);
+    try {
+      return machine.deliver(message);
+    } catch (error) {
+      this.deliveryFailed(error);
+      return false;
+    }
+  }
+
+  #startMachine(handshake: unknown): void {
+    const config = this.host.app.clientMachine;
+    if (config === undefined) return;
+    const host: RunnerHost = {
+      id: this.id,
+      endpoint: this.host.endpoint,
+      lifecycle: this.host.lifecycle,
+      now: () => this.host.options.clock.now(),
+      parent: () => this.#wake(true),
+      failed: (error) => this.#hookFailed('clientMachine', error),
+      finished: (code, reason) => {
+        const sendable = isSendableCloseCode(code);
+        if (!sendable) this.host.options.logger.error(`client machine of client ${this.id} ended with unsendable close code ${code}; closing with 1011`);
+        this.beginClose(sendable ? { kind: 'app', code, reason } : { kind: 'hook-failed', hook: 'clientMachine' });
+      },
+      // The app's policy closes: like endpoint.close, what waits is dropped (counted).
+      refuse: (reason) => this.beginClose({ kind: 'app', code: 1008, reason }),
+      idle: () => {
+        if (this.lifecycle === 'open.ready') this.host.services.hibernation.add(this);
+      },
+    };
+    this.#machine = new ClientMachineRunner(config, host, { clientId: this.id, handshake });
+    this.#machine.start();
+  }
+
+  protected override machineState(): string | null {
+    return this.#machine?.state ?? null;
+  }
+
+  protected override messagesRejected(): number {
+    return this.#machine?.rejected ?? 0;
   }
 
   deliveryFailed(error: unknown): void {
@@ -382,9 +395,11 @@ export class Connection extends ClientSocket {
 
   async #notifyClose(code: number, reason: string): Promise<void> {
     const app = this.host.app;
+    // M4: the close event, then the machine stops, once, before onClose (which gets its final snapshot).
+    const final = this.#machine?.finish(code, reason);
     if (app.onClose !== undefined) {
       const started = performance.now();
-      const outcome = await callHook(() => app.onClose?.(this.id, code, reason));
+      const outcome = await callHook(() => app.onClose?.(this.id, code, reason, final));
       if (this.lifecycle === 'closed') return;
       this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
       if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
@@ -394,18 +409,9 @@ export class Connection extends ClientSocket {
 
   #release(): void {
     this.host.services.hibernation.remove(this);
-    this.#stopHandshakeWatch();
+    this.#handshake?.stopWatch(this.socket);
     this.#handshake = null;
     this.host.released(this);
-  }
-
-  /** The handshake timer and the raw socket's close listener, both only for the handshake. */
-  #stopHandshakeWatch(): void {
-    const handshake = this.#handshake;
-    if (handshake === null) return;
-    if (handshake.timer !== null) this.host.options.clock.clearTimeout(handshake.timer);
-    handshake.timer = null;
-    this.socket.off('close', handshake.onSocketClose);
   }
 
   /** A bug in the machine or runtime: log it, drop the socket, keep the process alive. */
@@ -430,8 +436,4 @@ function closeOf(command: ConnectionCommand, conn: Connection): [number | null, 
     default:
       return [null, null, null];
   }
-}
-
-function defaultBody(status: number): string {
-  return status === 503 ? 'Service Unavailable' : status === 500 ? 'Internal Server Error' : '';
 }

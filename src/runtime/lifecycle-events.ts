@@ -76,7 +76,16 @@ export interface ServerTransition {
   readonly at: number;
 }
 
-export type LifecycleEvent = ConnectionTransition | ServerTransition;
+/** A client machine's state changed (dotted state names; `from` null when it started). */
+export interface ClientMachineTransition {
+  readonly kind: 'client-machine';
+  readonly clientId: number;
+  readonly from: string | null;
+  readonly to: string;
+  readonly at: number;
+}
+
+export type LifecycleEvent = ConnectionTransition | ServerTransition | ClientMachineTransition;
 export type LifecycleListener = (event: LifecycleEvent) => void;
 
 export class LifecycleStream {

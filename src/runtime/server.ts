@@ -1,43 +1,37 @@
 /**
- * The server: owns the supervisor actor, the listening (or borrowed) HTTP server, the
- * upgrade path and the directory of live connections.
+ * The server: owns the supervisor actor (start and stop), the listening (or borrowed) HTTP
+ * server and the directory of live connections. Upgrades pass the UpgradeGate, then the
+ * connection's handshake; the 101 is written by the WsUpgrader.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { NODE_ID_SHIFT, type AdapterStats } from '../cluster/adapter.js';
 import { ClientEndpoint } from '../endpoint/endpoint.js';
 import type { Endpoint } from '../endpoint/types.js';
-import { HookError, ListenError, ServerStateError } from '../errors.js';
+import { HookError, InvalidOptionError, ListenError, ServerStateError } from '../errors.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import type { Websocket } from '../types.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import { checkUpgradeRequest } from './handshake-checks.js';
-import { writeHttpRejection, type HandshakeDecision } from './handshake.js';
+import type { HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
-import { limitedWebSocketClass } from './limited-websocket.js';
 import { attachRoute } from './upgrade-router.js';
-import { parseRequestTarget, pathnameOf } from './request-target.js';
+import { UpgradeGate } from './upgrade-gate.js';
 import { ServerServices } from './services.js';
 import { checkXStateInternals } from './actor-root.js';
 import { checkWsInternals } from './ws-internals.js';
-import { wsDeflateOptions } from './deflate.js';
+import { WsUpgrader } from './ws-upgrader.js';
 
 /**
  * Client ids are unique in the process and never reused, across servers too; the node id
  * above 2^32 makes them unique in a cluster (see src/cluster/adapter.ts).
  */
 let nextClientId = 1;
-
-const BAD_TARGET = 'Bad Request: invalid request target';
-
-/** Shared, so an upgrading socket costs no closure. */
-function ignoreError(): void {}
 
 function supervisorFor(start: () => Promise<void>, stop: () => Promise<void>) {
   return supervisorMachine.provide({
@@ -68,10 +62,8 @@ export class WsActorServer<H = unknown> {
   readonly #live = new Set<Connection>();
   /** Connections that still hold their socket: what `maxConnections` counts. */
   readonly #withSocket = new Set<Connection>();
-  readonly #rawSockets = new Set<Duplex>();
-  readonly #wss: WebSocketServer;
-  readonly #decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
-  readonly #origins: Set<string> | null;
+  readonly #gate: UpgradeGate;
+  readonly #upgrader: WsUpgrader;
   #http: HttpServer | null = null;
   /** Attach mode: leaves the borrowed server's upgrade router. */
   #detach: (() => void) | null = null;
@@ -87,29 +79,20 @@ export class WsActorServer<H = unknown> {
     checkWsInternals();
     checkXStateInternals();
     this.#options = resolveOptions(options);
+    if (app.clientMachine !== undefined && this.#options.concurrency !== 1) {
+      throw new InvalidOptionError('Option "concurrency" must be 1 for an app with a clientMachine (its events are strictly one at a time)');
+    }
     this.#app = app;
     this.#endpoint = new ClientEndpoint(this.#open, this.#options.nodeId, this.#options.logger);
     this.endpoint = this.#endpoint;
     this.lifecycle = new LifecycleStream(this.#options.logger);
-    const { maxPayload, maxFragments, maxFrameSize, validateUtf8, perMessageDeflate, allowedOrigins } = this.#options;
-    this.#origins = allowedOrigins === null ? null : new Set(allowedOrigins.map((o) => o.toLowerCase()));
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload,
-      maxFragments,
-      skipUTF8Validation: !validateUtf8,
-      WebSocket: limitedWebSocketClass(maxFrameSize),
-      // Every valid RFC 7692 offer is accepted, with bounded zlib memory: see deflate.ts.
-      perMessageDeflate: wsDeflateOptions(perMessageDeflate),
-      handleProtocols: (_offered, req) => this.#decisions.get(req)?.subprotocol ?? false,
+    this.#upgrader = new WsUpgrader(this.#options);
+    this.#gate = new UpgradeGate({
+      options: this.#options,
+      isAccepting: () => this.#accepting,
+      connectionCount: () => this.#withSocket.size,
+      admit: (req, socket, head, subprotocols) => this.#admit(req, socket, head, subprotocols),
     });
-    this.#wss.on('headers', (headers, req) => {
-      for (const [name, value] of this.#decisions.get(req)?.headers ?? []) {
-        for (const v of typeof value === 'string' ? [value] : value) headers.push(`${name}: ${v}`);
-      }
-    });
-    this.#wss.on('error', (error) => this.#options.logger.error('ws server error', error));
     const { inspect } = this.#options;
     this.supervisor = createActor(
       supervisorFor(
@@ -230,7 +213,7 @@ export class WsActorServer<H = unknown> {
   async #listen(): Promise<void> {
     const attached = this.#options.server;
     if (attached !== undefined) {
-      const route = { matches: (req: IncomingMessage) => this.#matchesPath(req), handle: this.#onUpgrade };
+      const route = { matches: (req: IncomingMessage) => this.#gate.matchesPath(req), handle: this.#gate.onUpgrade };
       this.#detach = attachRoute(attached, route, { clock: this.#options.clock, timeoutMs: this.#options.handshakeTimeoutMs });
       return;
     }
@@ -241,8 +224,8 @@ export class WsActorServer<H = unknown> {
       requestTimeout: timeout,
       connectionsCheckingInterval: Math.min(1000, timeout),
     });
-    http.on('upgrade', this.#onUpgrade);
-    http.on('request', this.#onRequest);
+    http.on('upgrade', this.#gate.onUpgrade);
+    http.on('request', this.#gate.onRequest);
     http.on('clientError', (_error, socket) => socket.destroy());
     const { port, host } = this.#options;
     await new Promise<void>((resolve, reject) => {
@@ -271,7 +254,7 @@ export class WsActorServer<H = unknown> {
         http.closeAllConnections();
       });
     }
-    for (const socket of this.#rawSockets) socket.destroy();
+    this.#gate.destroyRefused();
     // Clients cut at the deadline may still run hooks: they release the services last.
     if (this.#live.size === 0) this.#services.dispose();
     await this.#leave();
@@ -312,66 +295,11 @@ export class WsActorServer<H = unknown> {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #matchesPath(req: IncomingMessage): boolean {
-    const { path } = this.#options;
-    if (path === undefined) return true;
-    return pathnameOf(req.url) === path;
-  }
-
-  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    res.on('error', () => undefined);
-    if (parseRequestTarget(req.url) === null) {
-      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end(BAD_TARGET);
-      return;
-    }
-    if (!this.#matchesPath(req)) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
-      return;
-    }
-    const check = checkUpgradeRequest(req);
-    const answer = check.ok ? { status: 426, headers: { Upgrade: 'websocket' }, body: 'Upgrade Required' } : check;
-    res.writeHead(answer.status, { 'Content-Type': 'text/plain; charset=utf-8', ...answer.headers }).end(answer.body);
-  };
-
-  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', ignoreError); // a reset during the handshake must not crash us
-    if (parseRequestTarget(req.url) === null) {
-      this.#rejectRaw(socket, 400, BAD_TARGET);
-      return;
-    }
-    // Standalone only: in attach mode the upgrade router sends only matching requests here.
-    if (!this.#matchesPath(req)) {
-      this.#rejectRaw(socket, 404, 'Not Found');
-      return;
-    }
-    const check = checkUpgradeRequest(req);
-    if (!check.ok) {
-      this.#rejectRaw(socket, check.status, check.body, Object.entries(check.headers));
-      return;
-    }
-    if (!this.#accepting) {
-      this.#rejectRaw(socket, 503, 'Service Unavailable: server is not running');
-      return;
-    }
-    if (this.#origins !== null && !this.#origins.has((req.headers.origin ?? '').toLowerCase())) {
-      this.#rejectRaw(socket, 403, 'Origin forbidden');
-      return;
-    }
-    const { maxConnections } = this.#options;
-    if (maxConnections !== null && this.#withSocket.size >= maxConnections) {
-      this.#rejectRaw(socket, 503, 'Service Unavailable: connection limit reached');
-      return;
-    }
-    const conn = new Connection(this.#endpoint.nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols: check.subprotocols });
+  #admit(req: IncomingMessage, socket: Duplex, head: Buffer, subprotocols: string[]): void {
+    const conn = new Connection(this.#endpoint.nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols });
     this.#live.add(conn);
     this.#withSocket.add(conn);
     conn.start();
-  };
-
-  #rejectRaw(socket: Duplex, status: number, body: string, headers: [string, string][] = []): void {
-    this.#rawSockets.add(socket);
-    socket.once('close', () => this.#rawSockets.delete(socket));
-    writeHttpRejection(socket, status, body, headers);
   }
 
   #makeHost(): ConnectionHost {
@@ -379,18 +307,13 @@ export class WsActorServer<H = unknown> {
       app: this.#app,
       options: this.#options,
       services: this.#services,
+      endpoint: this.endpoint,
       lifecycle: this.lifecycle,
       stats: this.stats,
       isAccepting: () => this.#accepting,
       upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
         const { req, socket, head } = conn.upgradeRequest;
-        this.#decisions.set(req, decision);
-        // RFC 6455 allows a token list ("foo, websocket"); ws wants exactly "websocket".
-        req.headers.upgrade = 'websocket';
-        this.#wss.handleUpgrade(req, socket, head, (ws) => {
-          socket.off('error', ignoreError); // ws has its own from here on; one listener less per idle client
-          onUpgraded(ws);
-        });
+        this.#upgrader.upgrade(req, socket, head, decision, onUpgraded);
       },
       opened: (conn: Connection) => {
         this.#open.set(conn.id, conn);

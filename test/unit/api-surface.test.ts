@@ -9,7 +9,7 @@ import * as api from '../../src/index.js';
 import * as internals from '../../src/internals.js';
 
 const STABLE = [
-  'BackpressureError', 'ClientClosingError', 'CloseCode', 'ClusterError', 'DependencyError', 'ErrorCodes', 'HookError',
+  'BackpressureError', 'ClientClosingError', 'clientMachine', 'clientOf', 'decodeJson', 'CloseCode', 'ClusterError', 'DependencyError', 'ErrorCodes', 'HookError',
   'InvalidArgumentError', 'InvalidOptionError', 'LifecycleStream', 'ListenError', 'MAX_NODE_ID', 'MemoryCluster', 'Message',
   'NODE_ID_SHIFT', 'NodeUnreachableError', 'RemoteError', 'SendFailedError', 'ServerStateError', 'ServerStats',
   'UnknownClientError', 'WsActorError', 'WsActorServer', 'connectionMachine', 'createLiveView', 'createMetrics',
