@@ -25,7 +25,7 @@ export class EchoApp implements Websocket {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { port: { type: 'string', default: '9001' }, host: { type: 'string' }, 'lifecycle-log': { type: 'string' } },
+    options: { port: { type: 'string', default: '9001' }, host: { type: 'string', default: '127.0.0.1' }, 'lifecycle-log': { type: 'string' } },
   });
   const server = createServer(new EchoApp(), { port: Number(values.port), host: values.host });
   const logFile = values['lifecycle-log'];
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   if (log !== null) server.lifecycle.subscribe(log.listener);
   await server.start();
   const address = server.address();
-  console.log(`echo server listening on ws://${values.host ?? 'localhost'}:${address?.port ?? values.port}`);
+  console.log(`echo server listening on ws://${values.host}:${address?.port ?? values.port}`);
   if (logFile !== undefined) console.log(`lifecycle log: ${logFile}`);
   const shutdown = (): void => {
     void server

@@ -1,10 +1,12 @@
 /**
- * Chat server: one HTTP server serves the page at `/`, the chat WebSocket at `/chat`, the
- * wsactor live view at `/_wsactor` and Prometheus metrics at `/metrics`.
+ * Chat server: one HTTP server serves the page at `/` and the chat WebSocket at `/chat`; with
+ * `--observe`, also the wsactor live view at `/_wsactor` and Prometheus metrics at `/metrics`.
+ * Safe by default: it listens on 127.0.0.1 and shows no internals unless told otherwise.
  *
- * Run: npm start                      (port from $PORT, default 1337; host from $HOST, default 0.0.0.0)
- *      npm start -- --port 8080 --host 127.0.0.1
- *      npm start -- --lifecycle-log lifecycle.jsonl   (every lifecycle transition, one JSON line each)
+ * Run: npm start                      (port from $PORT, default 1337; host from $HOST, default 127.0.0.1)
+ *      npm start -- --port 8080 --host 0.0.0.0      (reachable from the network)
+ *      npm start -- --observe                       (live view and metrics; OBSERVE=1 does the same)
+ *      npm start -- --lifecycle-log lifecycle.jsonl (every lifecycle transition, one JSON line each)
  */
 import { readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { ChatApp } from './app.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const INDEX_HTML = join(here, 'public', 'index.html');
 const DEFAULT_PORT = 1337;
-const DEFAULT_HOST = '0.0.0.0';
+const DEFAULT_HOST = '127.0.0.1';
 /** Frames above this close the client with 1009; the app itself answers anything above 4 KB with an error. */
 const MAX_PAYLOAD = 64 * 1024;
 
@@ -26,7 +28,7 @@ export interface ChatServerOptions {
   port: number;
   host: string;
   app?: ChatApp;
-  /** Serve the live view at `/_wsactor` and metrics at `/metrics`. Default: true. */
+  /** Serve the live view at `/_wsactor` and metrics at `/metrics` (they show every client's counters). Default: false. */
   observe?: boolean;
   /** Append every lifecycle transition to this file as JSON lines. Default: none. */
   lifecycleLog?: string;
@@ -43,7 +45,7 @@ export interface RunningChatServer {
 }
 
 /** Starts the page and the chat socket on one HTTP server. Rejects, leaving nothing running, on failure. */
-export async function startChatServer({ port, host, app = new ChatApp(), observe = true, lifecycleLog }: ChatServerOptions): Promise<RunningChatServer> {
+export async function startChatServer({ port, host, app = new ChatApp(), observe = false, lifecycleLog }: ChatServerOptions): Promise<RunningChatServer> {
   const page = await readFile(INDEX_HTML);
   const http = createHttpServer();
   http.on('clientError', (_error, socket) => socket.destroy());
@@ -145,11 +147,11 @@ function listenFailure(error: unknown, host: string, port: number): string | nul
 }
 
 async function main(): Promise<void> {
-  let values: { port?: string | undefined; host?: string | undefined; 'lifecycle-log'?: string | undefined };
+  let values: { port?: string | undefined; host?: string | undefined; observe?: boolean | undefined; 'lifecycle-log'?: string | undefined };
   try {
-    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, 'lifecycle-log': { type: 'string' } } }));
+    ({ values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, observe: { type: 'boolean' }, 'lifecycle-log': { type: 'string' } } }));
   } catch (error) {
-    console.error(`${(error as Error).message}\nUsage: tsx examples/chat/server.ts [--port N] [--host ADDRESS] [--lifecycle-log FILE]`);
+    console.error(`${(error as Error).message}\nUsage: tsx examples/chat/server.ts [--port N] [--host ADDRESS] [--observe] [--lifecycle-log FILE]`);
     process.exit(1);
   }
   let port: number;
@@ -163,15 +165,17 @@ async function main(): Promise<void> {
 
   let running: RunningChatServer;
   try {
-    running = await startChatServer({ port, host, lifecycleLog: values['lifecycle-log'] });
+    const observe = values.observe === true || process.env.OBSERVE === '1';
+    running = await startChatServer({ port, host, observe, lifecycleLog: values['lifecycle-log'] });
   } catch (error) {
     const message = listenFailure(error, host, port);
     if (message === null) console.error('wsactor chat failed to start:', error);
     else console.error(`wsactor chat failed to start: ${message}`);
     process.exit(1);
   }
-  console.log(`wsactor chat running at http://localhost:${running.port}`);
-  if (running.liveViewPath !== null) console.log(`wsactor live view at http://localhost:${running.port}${running.liveViewPath}`);
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  console.log(`wsactor chat running at http://${shown}:${running.port} (listening on ${host})`);
+  if (running.liveViewPath !== null) console.log(`wsactor live view at http://${shown}:${running.port}${running.liveViewPath}, metrics at /metrics`);
   if (values['lifecycle-log'] !== undefined) console.log(`lifecycle log: ${values['lifecycle-log']}`);
 
   let stopping = false;
