@@ -21,6 +21,7 @@ export const ErrorCodes = {
   SERVER_STATE: 'WSA_ERR_SERVER_STATE',
   LISTEN_FAILED: 'WSA_ERR_LISTEN_FAILED',
   DEPENDENCY: 'WSA_ERR_DEPENDENCY',
+  MISSING_DEPENDENCY: 'WSA_ERR_MISSING_DEPENDENCY',
   HOOK_FAILED: 'WSA_ERR_HOOK_FAILED',
   BACKPRESSURE: 'WSA_ERR_BACKPRESSURE',
   NODE_UNREACHABLE: 'WSA_ERR_NODE_UNREACHABLE',
@@ -104,6 +105,24 @@ export class DependencyError extends WsActorError {
     message: string,
   ) {
     super(ErrorCodes.DEPENDENCY, message);
+  }
+}
+
+/**
+ * A feature needs an optional peer dependency that is not installed: `ioredis` for
+ * `redisAdapter` (and `wsactor/redis`), `prom-client` for `createMetrics`. The message names the
+ * package and the command that installs it (`install`).
+ */
+export class MissingDependencyError extends WsActorError {
+  constructor(
+    /** The missing package, e.g. `'ioredis'`. */
+    readonly dependency: string,
+    /** What needed it, e.g. `'redisAdapter'`. */
+    readonly feature: string,
+    /** The command that installs it, e.g. `'npm install ioredis@5'`. */
+    readonly install: string,
+  ) {
+    super(ErrorCodes.MISSING_DEPENDENCY, `${feature} needs the "${dependency}" package, which is not installed (it is an optional peer dependency of wsactor): run "${install}"`);
   }
 }
 

@@ -1,7 +1,10 @@
 /**
  * wsactor: the Aerys Websocket interface on Node.js, one XState actor per connection.
  * Everything exported here is the stable API (test/unit/api-surface.test.ts pins the list);
- * the machine-to-runtime protocol lives in `wsactor/internals`.
+ * the machine-to-runtime protocol lives in `wsactor/internals`. The same names are also split
+ * by feature into `wsactor/cluster`, `wsactor/redis` and `wsactor/observe` (src/entries/).
+ * Importing this module loads neither optional peer: `ioredis` is loaded by the first
+ * `redisAdapter()`, `prom-client` by the first `createMetrics()` (src/optional/).
  */
 import { closeCodeFor as internalCloseCodeFor, type CloseCause as InternalCloseCause } from './close-codes.js';
 import type { ConnectionCommand as InternalCommand, ConnectionEvent as InternalEvent } from './machines/connection.js';
@@ -43,6 +46,7 @@ export {
   HookError,
   ListenError,
   DependencyError,
+  MissingDependencyError,
   BackpressureError,
   NodeUnreachableError,
   ClusterError,

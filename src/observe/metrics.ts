@@ -8,7 +8,7 @@
  * `server.stats.onDataTimed`, which this module sets while it is attached.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type Metric } from '../optional/prom-client.js'; // prom-client, loaded at the first `new`
 import { LIFECYCLE_STATES, type ConnectionTransition, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
 import { pathnameOf } from '../runtime/request-target.js';
 import type { ServerStats } from '../runtime/stats.js';

@@ -10,7 +10,7 @@ import * as internals from '../../src/internals.js';
 
 const STABLE = [
   'BackpressureError', 'ClientClosingError', 'clientMachine', 'clientOf', 'decodeJson', 'CloseCode', 'ClusterError', 'DependencyError', 'ErrorCodes', 'HookError',
-  'InvalidArgumentError', 'InvalidOptionError', 'LifecycleStream', 'ListenError', 'MAX_NODE_ID', 'MemoryCluster', 'Message',
+  'InvalidArgumentError', 'InvalidOptionError', 'LifecycleStream', 'ListenError', 'MAX_NODE_ID', 'MemoryCluster', 'Message', 'MissingDependencyError',
   'NODE_ID_SHIFT', 'NodeUnreachableError', 'RemoteError', 'SendFailedError', 'ServerStateError', 'ServerStats',
   'UnknownClientError', 'WsActorError', 'WsActorServer', 'connectionMachine', 'createLiveView', 'createMetrics',
   'createServer', 'defaultOptions', 'isSendableCloseCode', 'jsonLinesWriter', 'memoryCluster', 'nodeOf', 'redisAdapter',
@@ -35,6 +35,6 @@ describe('API surface', () => {
   it('wsactor/internals has the machine protocol, and package.json exports it', () => {
     expect(Object.keys(internals).sort()).toEqual(['STATE_OF_COMMAND', 'closeCodeFor', 'closeCodeForWsError', 'connectionMachine', 'initialContext']);
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
-    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './internals']);
+    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './cluster', './internals', './observe', './redis']);
   });
 });

@@ -21,7 +21,7 @@
  * - `status` (`'ready'` means commands are written at once), the `ready` event (again after
  *   every reconnect), `error` events (one per failed attempt) and `messageBuffer` events.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from '../../optional/ioredis.js'; // ioredis, loaded at the first `new Redis`
 import type { Logger } from '../../runtime/logger.js';
 import type { AdapterStats } from '../adapter.js';
 import { rateLimited } from './throttled-log.js';
