@@ -2,17 +2,14 @@
  * The live view's page: one self-contained HTML document (inline CSS and JS, no external
  * resources). The server renders the current snapshot into it (so it shows something without
  * JS); the script then follows `<base>/events` and re-renders with DOM text nodes only.
- * Everything peer-controlled (close reasons) is escaped on the server and never parsed as HTML
- * in the browser.
+ * Everything peer- or app-controlled (close reasons, app state names) is escaped on the server
+ * and never parsed as HTML in the browser. The machine diagrams are drawn by diagram-svg.ts.
  */
-import type { ClientView, CloseView, LiveViewSnapshot, TimelineEntry } from './live-view.js';
+import { DIAGRAM_SCRIPT, DIAGRAM_STYLE, renderDiagramSvg } from './diagram-svg.js';
+import { escapeHtml } from './escape.js';
+import type { AppTimelineEntry, ClientView, CloseView, LiveViewSnapshot, TimelineEntry } from './live-view.js';
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Escapes text for HTML content and double- or single-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
-}
+export { escapeHtml } from './escape.js';
 
 const STATES = ['handshaking', 'handshaking.upgrading', 'open.opening', 'open.ready', 'closing.draining', 'closing.notifying', 'closed'] as const;
 
@@ -24,15 +21,25 @@ const badge = (state: string): string => `<span class="badge ${cls(state)}">${es
 const closeText = (code: number | null, reason: string | null, status: number | null): string =>
   status !== null ? `HTTP ${status}` : code === null ? '' : reason ? `${code} · ${reason}` : String(code);
 
+const appBadge = (state: string): string => `<span class="badge app">${escapeHtml(state)}</span>`;
+
 function step(entry: TimelineEntry): string {
   const hook = entry.hook === null ? '' : `<span class="hook${entry.hook.ok ? '' : ' failed'}">${escapeHtml(entry.hook.name)} ${ms(entry.hook.durationMs)}</span>`;
   return `<span class="step" title="${time(entry.at)}">${badge(entry.to)}${hook}</span>`;
 }
 
-function clientRow(c: ClientView): string {
-  const elided = c.transitions > c.timeline.length ? '<span class="more">…</span>' : '';
-  const steps = c.timeline.map(step).join('<span class="arrow">→</span>');
-  return `<tr data-client="${c.id}"><td class="id">${c.id}</td><td class="state">${badge(c.state)}</td><td class="close">${escapeHtml(closeText(c.closeCode, c.closeReason, c.status))}</td><td class="timeline">${elided}${steps}</td></tr>`;
+const appStep = (entry: AppTimelineEntry): string => `<span class="step" title="${time(entry.at)} app">${appBadge(entry.to)}</span>`;
+
+/** Connection and app steps of a client, in the order the view saw them. */
+function steps(c: ClientView): string[] {
+  const all: { seq: number; html: string }[] = [...c.timeline.map((t) => ({ seq: t.seq, html: step(t) })), ...c.appTimeline.map((t) => ({ seq: t.seq, html: appStep(t) }))];
+  return all.sort((a, b) => a.seq - b.seq).map((s) => s.html);
+}
+
+function clientRow(c: ClientView, withApp: boolean): string {
+  const elided = c.transitions > c.timeline.length || c.appTransitions > c.appTimeline.length ? '<span class="more">…</span>' : '';
+  const app = withApp ? `<td class="app">${c.appState === null ? '' : appBadge(c.appState)}</td>` : '';
+  return `<tr data-client="${c.id}"><td class="id">${c.id}</td><td class="state">${badge(c.state)}</td>${app}<td class="close">${escapeHtml(closeText(c.closeCode, c.closeReason, c.status))}</td><td class="timeline">${elided}${steps(c).join('<span class="arrow">→</span>')}</td></tr>`;
 }
 
 function closeRow(c: CloseView): string {
@@ -67,7 +74,8 @@ tr.empty td{color:var(--muted);font-style:italic}
 .st-closed,.st-stopped{background:#e6e8ec;color:#555}.st-failed{background:#fbd5d5}
 .timeline{line-height:1.9}.step{white-space:nowrap}.arrow,.more{color:var(--muted);margin:0 4px}
 .hook{margin-left:4px;font-size:11px;color:#3d5a99}.hook.failed{color:#c0392b}
-`;
+.badge.app{background:#efe7fb;color:#4b2a86;border:1px dashed #9b7fd1}
+${DIAGRAM_STYLE}`;
 
 /** The script: follows the event stream, keeps the same bounded model, renders with text nodes. */
 const SCRIPT = `(() => {
@@ -87,19 +95,38 @@ function h(tag, props, ...children) {
   return el;
 }
 const badge = (s) => h('span', { class: 'badge ' + cls(s) }, s);
+const appBadge = (s) => h('span', { class: 'badge app' }, s);
+${DIAGRAM_SCRIPT}
 let model = null;
+const diagrams = {};
 function load(snap) {
-  model = { supervisor: snap.supervisor, counts: snap.counts, limits: snap.limits, closes: snap.closes, clients: new Map(), closedIds: new Set() };
+  model = { supervisor: snap.supervisor, counts: snap.counts, limits: snap.limits, closes: snap.closes, clients: new Map(), closedIds: new Set(),
+    withApp: snap.machines.app !== null, machineCounts: snap.machineCounts };
   for (const c of snap.clients) { model.clients.set(c.id, c); if (c.state === 'closed') model.closedIds.add(c.id); }
+  for (const name of ['app', 'connection']) {
+    const d = snap.machines[name], box = $('diagram-' + name + '-box');
+    if (!d || !box) continue;
+    const drawn = drawDiagram(d, name);
+    box.replaceChildren(drawn.svg);
+    diagrams[name] = drawn.nodes;
+  }
 }
 function apply(u) {
-  model.supervisor = u.supervisor; model.counts = u.counts;
+  model.supervisor = u.supervisor; model.counts = u.counts; model.machineCounts = u.machineCounts;
   const e = u.event;
-  if (e.kind !== 'connection') return;
   const { clients, closedIds, limits } = model;
+  if (e.kind === 'client-machine') {
+    const c = clients.get(e.clientId);
+    if (!c) return;
+    c.appState = e.to; c.appTransitions++;
+    c.appTimeline.push({ from: e.from, to: e.to, at: e.at, seq: u.seq });
+    if (c.appTimeline.length > limits.maxTransitions) c.appTimeline.shift();
+    return;
+  }
+  if (e.kind !== 'connection') return;
   let c = clients.get(e.clientId);
   if (!c) {
-    c = { id: e.clientId, state: e.to, firstAt: e.at, transitions: 0, timeline: [], closeCode: null, closeReason: null, outcome: null, status: null };
+    c = { id: e.clientId, state: e.to, firstAt: e.at, transitions: 0, timeline: [], appState: null, appTransitions: 0, appTimeline: [], closeCode: null, closeReason: null, outcome: null, status: null };
     clients.set(e.clientId, c);
     if (clients.size > limits.maxClients) {
       const victim = closedIds.size ? closedIds.values().next().value : clients.keys().next().value;
@@ -107,7 +134,7 @@ function apply(u) {
     }
   }
   c.state = e.to; c.transitions++;
-  c.timeline.push({ from: e.from, to: e.to, at: e.at, hook: e.hook });
+  c.timeline.push({ from: e.from, to: e.to, at: e.at, hook: e.hook, seq: u.seq });
   if (c.timeline.length > limits.maxTransitions) c.timeline.shift();
   if (e.closeCode !== null) c.closeCode = e.closeCode;
   if (e.closeReason !== null) c.closeReason = e.closeReason;
@@ -128,14 +155,17 @@ function render() {
   if (!model) return;
   const sup = $('supervisor'); sup.className = 'badge ' + cls(model.supervisor); sup.textContent = model.supervisor;
   for (const el of document.querySelectorAll('.count')) el.querySelector('.n').textContent = String(model.counts[el.dataset.state] ?? 0);
+  for (const name of Object.keys(diagrams)) setDiagramCounts(diagrams[name], model.machineCounts[name]);
   const rows = [...model.clients.values()].reverse().map((c) => {
     const tl = h('td', { class: 'timeline' });
-    if (c.transitions > c.timeline.length) tl.append(h('span', { class: 'more' }, '…'));
-    c.timeline.forEach((t, i) => { if (i) tl.append(h('span', { class: 'arrow' }, '→')); tl.append(step(t)); });
+    if (c.transitions > c.timeline.length || c.appTransitions > c.appTimeline.length) tl.append(h('span', { class: 'more' }, '…'));
+    const all = [...c.timeline.map((t) => [t.seq, step(t)]), ...c.appTimeline.map((t) => [t.seq, h('span', { class: 'step', title: time(t.at) + ' app' }, appBadge(t.to))])];
+    all.sort((a, b) => a[0] - b[0]).forEach(([, el], i) => { if (i) tl.append(h('span', { class: 'arrow' }, '→')); tl.append(el); });
     return h('tr', { 'data-client': c.id }, h('td', { class: 'id' }, c.id), h('td', { class: 'state' }, badge(c.state)),
+      model.withApp ? h('td', { class: 'app' }, c.appState === null ? null : appBadge(c.appState)) : null,
       h('td', { class: 'close' }, closeText(c.closeCode, c.closeReason, c.status)), tl);
   });
-  $('clients').tBodies[0].replaceChildren(...(rows.length ? rows : [empty(4, 'no clients yet')]));
+  $('clients').tBodies[0].replaceChildren(...(rows.length ? rows : [empty(model.withApp ? 5 : 4, 'no clients yet')]));
   $('client-note').textContent = '(' + model.clients.size + ' shown, newest first)';
   const closes = [...model.closes].reverse().map((c) => h('tr', { 'data-client': c.clientId }, h('td', null, time(c.at)),
     h('td', { class: 'id' }, c.clientId), h('td', { class: 'code' }, c.status !== null ? 'HTTP ' + c.status : c.code ?? ''),
@@ -157,7 +187,12 @@ export function renderLiveViewPage(snapshot: LiveViewSnapshot, basePath: string,
   const counts = STATES.map(
     (s) => `<div class="count" data-state="${s}"><span class="n">${snapshot.counts[s]}</span>${badge(s)}</div>`,
   ).join('');
-  const clients = snapshot.clients.map(clientRow).reverse().join('') || empty(4, 'no clients yet');
+  const { app, connection } = snapshot.machines;
+  const withApp = app !== null;
+  const clients = snapshot.clients.map((c) => clientRow(c, withApp)).reverse().join('') || empty(withApp ? 5 : 4, 'no clients yet');
+  const appFigure =
+    app === null ? '' : `<figure><figcaption>app machine <code>${escapeHtml(app.id)}</code></figcaption><div id="diagram-app-box">${renderDiagramSvg(app, snapshot.machineCounts.app ?? {}, 'app')}</div></figure>`;
+  const connectionFigure = `<figure><figcaption>connection machine <small>(closed: every close since the view started)</small></figcaption><div id="diagram-connection-box">${renderDiagramSvg(connection, snapshot.machineCounts.connection, 'connection')}</div></figure>`;
   const closes = snapshot.closes.map(closeRow).reverse().join('') || empty(5, 'no closes yet');
   const n = escapeHtml(nonce);
   return `<!doctype html>
@@ -167,8 +202,9 @@ export function renderLiveViewPage(snapshot: LiveViewSnapshot, basePath: string,
 <header><h1>wsactor <span>live view</span></h1>
 <div class="meta">server <span id="supervisor" class="badge ${cls(snapshot.supervisor)}">${escapeHtml(snapshot.supervisor)}</span><span id="conn" class="conn">connecting…</span></div></header>
 <section><h2>Connections by state</h2><div id="counts" class="counts">${counts}</div></section>
+<section id="machines"><h2>Machines <small>(live number of clients in each state)</small></h2><div class="diagrams">${appFigure}${connectionFigure}</div></section>
 <section><h2>Clients <small id="client-note">(${snapshot.clients.length} shown, newest first)</small></h2><div class="scroll">
-<table id="clients"><thead><tr><th>id</th><th>state</th><th>close</th><th>timeline (hook durations)</th></tr></thead><tbody>${clients}</tbody></table></div></section>
+<table id="clients"><thead><tr><th>id</th><th>state</th>${withApp ? '<th>app state</th>' : ''}<th>close</th><th>timeline (hook durations)</th></tr></thead><tbody>${clients}</tbody></table></div></section>
 <section><h2>Recent closes</h2><div class="scroll">
 <table id="closes"><thead><tr><th>time (UTC)</th><th>client</th><th>code</th><th>reason</th><th>outcome</th></tr></thead><tbody>${closes}</tbody></table></div></section>
 <script nonce="${n}">${SCRIPT}</script>

@@ -1,23 +1,34 @@
 /**
  * A live view of a wsactor server in the browser: the supervisor's state, how many
  * connections are in each state, every recent client's state timeline with hook durations,
- * and the recent closes. Opt-in (nothing runs unless the app calls {@link createLiveView}),
- * fully offline (one inline page, no external resources), bounded in memory.
+ * the recent closes, and state diagrams of the connection machine and of the app's per-client
+ * machine (if it has one) with the live number of clients in each state. Opt-in (nothing runs
+ * unless the app calls {@link createLiveView}), fully offline (one inline page, no external
+ * resources), bounded in memory.
  *
- * It is a debugging aid: it shows client ids and close reasons. Serve it on a loopback or
- * otherwise protected address (`listen()` defaults to 127.0.0.1).
+ * It is a debugging aid: it shows client ids, close reasons and app state names. Serve it on
+ * a loopback or otherwise protected address (`listen()` defaults to 127.0.0.1).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { LIFECYCLE_STATES, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
+import type { AnyStateMachine } from 'xstate';
+import { LIFECYCLE_STATES, type ClientMachineTransition, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
 import { pathnameOf } from '../runtime/request-target.js';
 import { integer, optionScope, pathname, readOptions, string } from '../validate.js';
 import { renderLiveViewPage } from './live-view-page.js';
+import { AppStateCounts, APP_MACHINE_DONE, connectionDiagramCounts, connectionMachineDiagram } from './machine-counts.js';
+import { describeMachine, type MachineDiagram } from './machine-diagram.js';
 
-/** What the live view needs of a server: its lifecycle stream and its current state. */
+export type { MachineDiagram } from './machine-diagram.js';
+
+/**
+ * What the live view needs of a server: its lifecycle stream and its current state, and
+ * (optional) the app's per-client machine, to draw it (`WsActorServer.clientMachine`).
+ */
 export interface LiveViewSource {
   readonly lifecycle: { subscribe(listener: (event: LifecycleEvent) => void): () => void };
   readonly state: string;
+  readonly clientMachine?: { readonly machine: AnyStateMachine } | null;
 }
 
 /** Options of {@link createLiveView}; a bad one throws `InvalidOptionError` (`WSA_ERR_INVALID_OPTION`). */
@@ -50,6 +61,16 @@ export interface TimelineEntry {
   readonly at: number;
   /** The hook whose settling caused this transition, with its duration. */
   readonly hook: HookTiming | null;
+  /** Order of the event among everything the view saw (merges the two timelines of a client). */
+  readonly seq: number;
+}
+
+/** One step of a client's app machine (dotted state names, as `getInfo(id).machine_state`). */
+export interface AppTimelineEntry {
+  readonly from: string | null;
+  readonly to: string;
+  readonly at: number;
+  readonly seq: number;
 }
 
 /** What the live view knows of one client. */
@@ -61,6 +82,11 @@ export interface ClientView {
   /** Transitions seen in all (the timeline keeps only the most recent). */
   transitions: number;
   readonly timeline: TimelineEntry[];
+  /** The app machine's current state (null: the app has none, or it has not started yet). */
+  appState: string | null;
+  /** App machine transitions seen in all (the app timeline keeps only the most recent). */
+  appTransitions: number;
+  readonly appTimeline: AppTimelineEntry[];
   closeCode: number | null;
   closeReason: string | null;
   outcome: ConnectionTransition['outcome'];
@@ -77,6 +103,18 @@ export interface CloseView {
   readonly status: number | null;
 }
 
+/**
+ * Live clients in each state of each diagram, keyed by state path; a compound state counts
+ * every client inside it. The connection machine's `closed` counts every close since the view
+ * started (as `counts.closed`); an app machine counts clients from its start until their
+ * `onClose` runs (its actor has stopped).
+ */
+export interface MachineCounts {
+  readonly connection: Record<string, number>;
+  /** Null when the app has no per-client machine. */
+  readonly app: Record<string, number> | null;
+}
+
 /** Everything the live view shows; `GET <path>/state` answers this as JSON. */
 export interface LiveViewSnapshot {
   readonly supervisor: string;
@@ -87,13 +125,21 @@ export interface LiveViewSnapshot {
   /** Oldest first. */
   readonly closes: CloseView[];
   readonly limits: { readonly maxClients: number; readonly maxTransitions: number; readonly maxCloses: number };
+  /** State diagrams, derived from the machine definitions (see {@link MachineDiagram}). */
+  readonly machines: { readonly connection: MachineDiagram; readonly app: MachineDiagram | null };
+  readonly machineCounts: MachineCounts;
+  /** The `seq` of the last event seen. */
+  readonly seq: number;
 }
 
 /** One Server-Sent Event after the initial `snapshot`: the transition and the new totals. */
 export interface LiveViewUpdate {
   readonly event: LifecycleEvent;
+  /** The event's order (as `TimelineEntry.seq`). */
+  readonly seq: number;
   readonly supervisor: string;
   readonly counts: Record<LifecycleState, number>;
+  readonly machineCounts: MachineCounts;
 }
 
 /** A running live view; see {@link createLiveView}. */
@@ -140,6 +186,23 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   const closes: CloseView[] = [];
   const sinks = new Set<ServerResponse>();
   let ping: NodeJS.Timeout | null = null;
+  let seq = 0;
+
+  const appMachine = server.clientMachine?.machine;
+  const machines = { connection: connectionMachineDiagram(), app: appMachine === undefined ? null : describeMachine(appMachine) };
+  const app = machines.app === null ? null : new AppStateCounts(machines.app);
+  const machineCounts = (): MachineCounts => ({ connection: connectionDiagramCounts(machines.connection, counts), app: app?.counts() ?? null });
+
+  const recordApp = (e: ClientMachineTransition): void => {
+    const lifecycle = live.get(e.clientId);
+    if (lifecycle !== undefined && !APP_MACHINE_DONE.has(lifecycle)) app?.move(e.clientId, e.to);
+    const client = clients.get(e.clientId);
+    if (client === undefined) return;
+    client.appState = e.to;
+    client.appTransitions++;
+    client.appTimeline.push({ from: e.from, to: e.to, at: e.at, seq });
+    if (client.appTimeline.length > limits.maxTransitions) client.appTimeline.shift();
+  };
 
   const record = (e: ConnectionTransition): void => {
     const known = live.get(e.clientId);
@@ -147,10 +210,11 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
     counts[e.to]++;
     if (e.to === 'closed') live.delete(e.clientId);
     else live.set(e.clientId, e.to);
+    if (APP_MACHINE_DONE.has(e.to) && app?.has(e.clientId) === true) app.move(e.clientId, null);
 
     let client = clients.get(e.clientId);
     if (client === undefined) {
-      client = { id: e.clientId, state: e.to, firstAt: e.at, transitions: 0, timeline: [], closeCode: null, closeReason: null, outcome: null, status: null };
+      client = { id: e.clientId, state: e.to, firstAt: e.at, transitions: 0, timeline: [], appState: null, appTransitions: 0, appTimeline: [], closeCode: null, closeReason: null, outcome: null, status: null };
       clients.set(e.clientId, client);
       if (clients.size > limits.maxClients) {
         const [oldestClosed] = closedIds;
@@ -164,7 +228,7 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
     }
     client.state = e.to;
     client.transitions++;
-    client.timeline.push({ from: e.from, to: e.to, at: e.at, hook: e.hook });
+    client.timeline.push({ from: e.from, to: e.to, at: e.at, hook: e.hook, seq });
     if (client.timeline.length > limits.maxTransitions) client.timeline.shift();
     if (e.closeCode !== null) client.closeCode = e.closeCode;
     if (e.closeReason !== null) client.closeReason = e.closeReason;
@@ -179,7 +243,7 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
 
   const broadcast = (event: LifecycleEvent): void => {
     if (sinks.size === 0) return;
-    const update: LiveViewUpdate = { event, supervisor, counts };
+    const update: LiveViewUpdate = { event, seq, supervisor, counts, machineCounts: machineCounts() };
     const chunk = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
     for (const res of sinks) {
       if (res.writableLength > MAX_SSE_BACKLOG) {
@@ -190,8 +254,9 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   };
 
   const unsubscribe = server.lifecycle.subscribe((event) => {
-    if (event.kind === 'client-machine') return; // not drawn (yet)
+    seq++;
     if (event.kind === 'server') supervisor = event.to;
+    else if (event.kind === 'client-machine') recordApp(event);
     else record(event);
     broadcast(event);
   });
@@ -199,9 +264,12 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   const snapshot = (): LiveViewSnapshot => ({
     supervisor,
     counts: { ...counts },
-    clients: [...clients.values()].map((c) => ({ ...c, timeline: [...c.timeline] })),
+    clients: [...clients.values()].map((c) => ({ ...c, timeline: [...c.timeline], appTimeline: [...c.appTimeline] })),
     closes: [...closes],
     limits,
+    machines,
+    machineCounts: machineCounts(),
+    seq,
   });
 
   const serveEvents = (req: IncomingMessage, res: ServerResponse): void => {

@@ -122,6 +122,11 @@ export class WsActorServer<H = unknown> {
     return this.supervisor.getSnapshot().value;
   }
 
+  /** The app's per-client machine (`app.clientMachine`), or null without one; read-only (the live view draws it). */
+  get clientMachine(): NonNullable<Websocket<H>['clientMachine']> | null {
+    return this.#app.clientMachine ?? null;
+  }
+
   /** Counters of the cluster adapter (messages, gaps, timeouts, reconnects), or null without one. */
   get clusterStats(): Readonly<AdapterStats> | null {
     return this.#options.cluster?.stats ?? null;
