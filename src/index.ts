@@ -83,6 +83,9 @@ export {
   type ClientView,
   type CloseView,
   type TimelineEntry,
+  type MachineDiagram,
+  type MachineCounts,
+  type AppTimelineEntry,
 } from './observe/live-view.js';
 export { createMetrics, type WsActorMetrics, type MetricsOptions, type MetricsSource } from './observe/metrics.js';
 export {
