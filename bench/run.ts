@@ -12,8 +12,9 @@ import { runChurn } from './scenarios/churn.js';
 import type { Context } from './scenarios/common.js';
 import { runEcho } from './scenarios/echo.js';
 import { runIdle } from './scenarios/idle.js';
+import { runMachine } from './scenarios/machine.js';
 
-const RUNNERS: Record<ScenarioName, (ctx: Context) => Promise<void>> = { echo: runEcho, churn: runChurn, idle: runIdle };
+const RUNNERS: Record<ScenarioName, (ctx: Context) => Promise<void>> = { echo: runEcho, churn: runChurn, idle: runIdle, machine: runMachine };
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
@@ -39,10 +40,10 @@ async function main(): Promise<void> {
   console.log(ctx.results.table());
   const misses = ctx.results.rows().filter((r) => r.pass === false);
   console.log(misses.length === 0 ? '\nall targets met' : `\n${misses.length} target(s) missed: ${misses.map((r) => r.label).join('; ')}`);
-  const { scenarios, quick, rounds, echoMs, churnMs, idleConns } = config;
+  const { scenarios, quick, rounds, echoMs, churnMs, idleConns, machinePings } = config;
   ctx.results.write(config.out, {
     mode: quick ? 'quick' : 'full',
-    ...{ scenarios, rounds, echoMs, churnMs, idleConns },
+    ...{ scenarios, rounds, echoMs, churnMs, idleConns, machinePings },
     seconds: Math.round(seconds),
     loadAverage: { before: Number(loadBefore), after: Number(loadAfter) },
   });

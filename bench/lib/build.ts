@@ -12,7 +12,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Where the JavaScript goes (git ignores bench/results/raw/). */
 export const JS_DIR = `${root}bench/results/raw/js/`;
 
-const ENTRIES = ['servers/raw-ws', 'servers/wsactor', 'servers/tcp-echo', 'load/echo', 'load/churn', 'load/hold'];
+const ENTRIES = [
+  ...['servers/raw-ws', 'servers/wsactor', 'servers/tcp-echo', 'servers/raw-ws-machine', 'servers/wsactor-machine'],
+  ...['load/echo', 'load/churn', 'load/hold', 'load/players'],
+];
 
 export function buildJs(): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

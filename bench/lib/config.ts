@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench` and the durations of the full and quick modes. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['echo', 'churn', 'idle'] as const;
+export const SCENARIOS = ['echo', 'churn', 'idle', 'machine'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Config {
@@ -25,6 +25,10 @@ export interface Config {
   fanoutSingles: number;
   /** Back-to-back broadcasts for the sustained rate. */
   fanoutBurst: number;
+  /** Machine scenario: clients (of the idle ones) sent one message hibernated, one live. */
+  machinePings: number;
+  /** Machine scenario: clients per batch (both messages of a batch go out within ~250 ms). */
+  machineBatch: number;
   scenarios: ScenarioName[];
   /** Write a V8 CPU profile of every server process to bench/results/raw/. */
   cpuProf: boolean;
@@ -45,6 +49,8 @@ const FULL: Omit<Config, 'scenarios' | 'cpuProf' | 'heapSnapshot' | 'out' | 'qui
   holders: 4,
   fanoutSingles: 7,
   fanoutBurst: 30,
+  machinePings: 2000,
+  machineBatch: 100,
 };
 
 const QUICK: typeof FULL = {
@@ -57,14 +63,15 @@ const QUICK: typeof FULL = {
   holders: 2,
   fanoutSingles: 3,
   fanoutBurst: 10,
+  machinePings: 300,
 };
 
 const HELP = `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--conns N]
-                        [--only echo,churn,idle] [--cpu-prof] [--heap-snapshot] [--out FILE]
+                        [--only echo,churn,idle,machine] [--cpu-prof] [--heap-snapshot] [--out FILE]
   --quick      smoke run, well under a minute (1 round, short windows, 1k idle connections)
   --rounds N   rounds per server (default 3; medians are reported)
   --seconds S  measured seconds per echo case and churn round
-  --conns N    idle connections for memory and fan-out (default 10000)
+  --conns N    idle connections for memory, fan-out and machine (default 10000)
   --clients N  echo and churn client processes (default 1)
   --only LIST  run only these scenarios
   --cpu-prof   write a CPU profile of every server process to bench/results/raw/

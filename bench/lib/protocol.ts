@@ -107,3 +107,19 @@ export type HoldCommands = {
 export function clientOptions(localAddress: string | undefined): { localAddress?: string; perMessageDeflate: false; generateMask(mask: Buffer): void } {
   return { localAddress, perMessageDeflate: false, generateMask: (mask) => void mask.fill(0) };
 }
+
+export type PlayerCommands = {
+  /**
+   * Opens `count` connections spread over `addresses`; each sends one `join` (named
+   * `${namePrefix}${i}`) and waits for its reply, then stays idle.
+   */
+  connect: { req: { port: number; count: number; addresses: string[]; namePrefix: string }; res: { connected: number } };
+  /**
+   * One `score` message on each connection `from`..`from + count - 1`, one after the other
+   * (the next is sent when the reply came). `hist`: round trips in µs (encoded HDR histogram);
+   * `wrong`: replies whose score was not the one expected; `minGapMs`/`maxGapMs`: the
+   * shortest/longest time a connection had been quiet (since its previous reply) when its
+   * message went out.
+   */
+  ping: { req: { from: number; count: number }; res: { hist: string; wrong: number; minGapMs: number; maxGapMs: number } };
+};

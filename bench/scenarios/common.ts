@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { jsFile } from '../lib/build.js';
 import type { Config } from '../lib/config.js';
 import { Proc, type Commands } from '../lib/ipc.js';
-import type { ServerCommands, ServerKind, ServerStats } from '../lib/protocol.js';
+import { sleep, type ServerCommands, type ServerKind, type ServerStats } from '../lib/protocol.js';
 import type { Results } from '../lib/report.js';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
@@ -25,8 +25,11 @@ export function rawResultFile(name: string): string {
   return `${benchDir}results/raw/${name}`;
 }
 
-/** Starts one server process; its port comes from its ready line. */
-export async function startServer(ctx: Context, kind: ServerKind, tag: string): Promise<Server> {
+/**
+ * Starts one server process; its port comes from its ready line. `file` (in bench/servers/)
+ * picks another server of that kind than the echo one, e.g. `wsactor-machine`.
+ */
+export async function startServer(ctx: Context, kind: ServerKind, tag: string, file = SERVER_FILES[kind]): Promise<Server> {
   const flags = ['--expose-gc'];
   // Extra node/V8 flags for the servers only, for a closer look (e.g. --log-deopt --logfile=...).
   const extra = process.env.BENCH_SERVER_FLAGS?.replaceAll('{kind}', kind);
@@ -34,7 +37,7 @@ export async function startServer(ctx: Context, kind: ServerKind, tag: string): 
   if (ctx.config.cpuProf) {
     flags.push('--cpu-prof', `--cpu-prof-dir=${rawResultFile(`${kind}-${tag}-${Date.now()}`)}`);
   }
-  const proc = await Proc.spawn<ServerCommands>(`${kind} server`, jsFile(`servers/${SERVER_FILES[kind]}`), [], { nodeFlags: flags });
+  const proc = await Proc.spawn<ServerCommands>(`${kind} server`, jsFile(`servers/${file}`), [], { nodeFlags: flags });
   const port = proc.info.port;
   if (typeof port !== 'number' || port <= 0) throw new Error(`${kind} server reported no port`);
   return Object.assign(proc, { port });
@@ -64,4 +67,13 @@ export async function stopAll(procs: readonly { stop(): Promise<void> }[]): Prom
 /** The kernel's part of a server's CPU time, as a percentage. */
 export function kernelShare(stats: ServerStats): string {
   return `${Math.round((100 * stats.sysMs) / stats.cpuMs)}%`;
+}
+
+/** Waits (up to 30 s) until the server counts `n` open connections. */
+export async function waitForClients(server: Server, n: number): Promise<void> {
+  for (let tries = 0; tries < 300; tries++) {
+    if ((await server.request('clients', null)) >= n) return;
+    await sleep(100);
+  }
+  throw new Error(`server never saw ${n} open connections`);
 }

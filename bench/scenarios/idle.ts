@@ -6,7 +6,7 @@
 import type { Proc } from '../lib/ipc.js';
 import { loopbackAddresses, sleep, type HoldCommands, type ServerKind } from '../lib/protocol.js';
 import { fmt, median, type MetricSpec } from '../lib/report.js';
-import { KIND_LABEL, kernelShare, rawResultFile, roundOrder, share, startLoad, startServer, stopAll, type Context, type Server } from './common.js';
+import { KIND_LABEL, kernelShare, rawResultFile, roundOrder, share, startLoad, startServer, stopAll, waitForClients, type Context, type Server } from './common.js';
 
 const SIZE = 64;
 const faster = { op: '<=', ratio: 1 / 1.5, note: '1.5x faster' } as const;
@@ -34,14 +34,6 @@ async function broadcastAndWait(server: Server, holders: Holder[], firstSeq: num
   const { startMs, loopMs } = await server.request('broadcast', { count, size: SIZE, firstSeq });
   const received = await Promise.all(waits);
   return [Math.max(...received.map((r) => r.lastMs)) - startMs, loopMs];
-}
-
-async function waitForClients(server: Server, n: number): Promise<void> {
-  for (let tries = 0; tries < 300; tries++) {
-    if ((await server.request('clients', null)) >= n) return;
-    await sleep(100);
-  }
-  throw new Error(`server never saw ${n} open connections`);
 }
 
 async function oneRound(ctx: Context, kind: ServerKind, round: number): Promise<void> {

@@ -14,13 +14,19 @@ export interface ServerHooks {
   clients(): number;
   /** Sends one text message to every open client; resolves when the server considers it sent. */
   broadcast(data: string): Promise<unknown>;
+  /**
+   * Sample the event-loop delay (default true). Its 1 ms timer wakes an idle server 1,000
+   * times a second: off where server CPU over mostly idle windows is measured (`stats` then
+   * reports 0 delays).
+   */
+  eventLoopDelay?: boolean;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 export function serveControl(hooks: ServerHooks): void {
   const eld = monitorEventLoopDelay({ resolution: 1 });
-  eld.enable();
+  if (hooks.eventLoopDelay !== false) eld.enable();
   let cpu = process.cpuUsage();
 
   serve<ServerCommands>(
