@@ -7,7 +7,7 @@
  */
 import type { AnyActorRef, AnyStateMachine, EventFromLogic } from 'xstate';
 import type { Endpoint, SendResult } from './endpoint/types.js';
-import type { Message } from './runtime/message.js';
+import { Message } from './runtime/message.js';
 import { func, nullable, oneOf, optionScope, readOptions, string } from './validate.js';
 
 /** The event a client machine gets once, when its client's close began (after the messages C4 delivers). */
@@ -85,18 +85,20 @@ export function clientMachine<TMachine extends AnyStateMachine>(
   return Object.freeze({ machine, decode: resolved.decode ?? decodeJson, unexpected: resolved.unexpected, busyTag: resolved.busyTag });
 }
 
-/** The default decoder (see {@link ClientMachineOptions.decode}). */
-export async function decodeJson(message: Message): Promise<unknown> {
-  if (message.isBinary) return { type: 'wsactor.binary', data: await message.buffer() } satisfies ClientBinaryEvent;
+/** The default decoder (see {@link ClientMachineOptions.decode}); synchronous: no promise per message. */
+export function decodeJson(message: Message): unknown {
+  const bytes = Message.bytesOf(message);
+  if (message.isBinary) return { type: 'wsactor.binary', data: bytes } satisfies ClientBinaryEvent;
   let value: unknown;
   try {
-    value = JSON.parse(await message.text());
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
     return undefined;
   }
-  const isEvent = typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { type?: unknown }).type === 'string';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { type } = value as { type?: unknown };
   // Events named like ours are not the client's to send.
-  return isEvent && !(value as { type: string }).type.startsWith('wsactor.') && !(value as { type: string }).type.startsWith('xstate.') ? value : undefined;
+  return typeof type === 'string' && !type.startsWith('wsactor.') && !type.startsWith('xstate.') ? value : undefined;
 }
 
 /** How a client machine's actions reach their client (and the others), all through the Endpoint. */

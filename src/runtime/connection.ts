@@ -4,9 +4,9 @@
  * in ClientSocket (its base class: one object per connection). Data messages bypass the actor
  * (one event costs ~5 µs; see docs).
  */
-import type { Actor } from 'xstate';
+import type { Actor, AnyActorRef } from 'xstate';
 import type { WebSocket } from 'ws';
-import type { CloseCause } from '../close-codes.js';
+import { isSendableCloseCode, type CloseCause } from '../close-codes.js';
 import type { ClientInfo } from '../endpoint/client-info.js';
 import { HookError } from '../errors.js';
 import {
@@ -27,7 +27,6 @@ import type { InboundQueue } from './inbound-queue.js';
 import { callHook } from './hooks.js';
 import { callOnData } from './on-data.js';
 import { ClientMachineRunner, type RunnerHost } from './client-machine-runner.js';
-import { isSendableCloseCode } from '../close-codes.js';
 import type { Endpoint } from '../endpoint/types.js';
 import type { Message } from './message.js';
 import { STATE_OF_COMMAND, type HookTiming, type LifecycleState, type LifecycleStream } from './lifecycle-events.js';
@@ -60,7 +59,7 @@ const AWAITS_DRAINED = 4;
 const AWAITS_SOCKET_GONE = 8;
 const AWAITS_CLOSED = 16;
 
-export class Connection extends ClientSocket {
+export class Connection extends ClientSocket implements RunnerHost {
   /** The live actor, or null while hibernated (idle in `open.ready`). */
   #actor: Actor<ConnectionMachine> | null = null;
   protected declare readonly host: ConnectionHost;
@@ -305,26 +304,44 @@ export class Connection extends ClientSocket {
   #startMachine(handshake: unknown): void {
     const config = this.host.app.clientMachine;
     if (config === undefined) return;
-    const host: RunnerHost = {
-      id: this.id,
-      endpoint: this.host.endpoint,
-      lifecycle: this.host.lifecycle,
-      now: () => this.host.options.clock.now(),
-      parent: () => this.#wake(true),
-      failed: (error) => this.#hookFailed('clientMachine', error),
-      finished: (code, reason) => {
-        const sendable = isSendableCloseCode(code);
-        if (!sendable) this.host.options.logger.error(`client machine of client ${this.id} ended with unsendable close code ${code}; closing with 1011`);
-        this.beginClose(sendable ? { kind: 'app', code, reason } : { kind: 'hook-failed', hook: 'clientMachine' });
-      },
-      // The app's policy closes: like endpoint.close, what waits is dropped (counted).
-      refuse: (reason) => this.beginClose({ kind: 'app', code: 1008, reason }),
-      idle: () => {
-        if (this.lifecycle === 'open.ready') this.host.services.hibernation.add(this);
-      },
-    };
-    this.#machine = new ClientMachineRunner(config, host, { clientId: this.id, handshake });
+    this.#machine = new ClientMachineRunner(config, this, { clientId: this.id, handshake });
     this.#machine.start();
+  }
+
+  // RunnerHost: what the client machine's runner needs from its connection.
+  machineEndpoint(): Endpoint {
+    return this.host.endpoint;
+  }
+
+  machineLifecycle(): LifecycleStream {
+    return this.host.lifecycle;
+  }
+
+  machineNow(): number {
+    return this.host.options.clock.now();
+  }
+
+  machineParent(): AnyActorRef {
+    return this.#wake(true);
+  }
+
+  machineFailed(error: unknown): void {
+    this.#hookFailed('clientMachine', error);
+  }
+
+  machineFinished(code: number, reason: string): void {
+    const sendable = isSendableCloseCode(code);
+    if (!sendable) this.host.options.logger.error(`client machine of client ${this.id} ended with unsendable close code ${code}; closing with 1011`);
+    this.beginClose(sendable ? { kind: 'app', code, reason } : { kind: 'hook-failed', hook: 'clientMachine' });
+  }
+
+  /** The app's policy closes: like endpoint.close, what waits is dropped (counted). */
+  machineRefused(reason: string): void {
+    this.beginClose({ kind: 'app', code: 1008, reason });
+  }
+
+  machineIdle(): void {
+    if (this.lifecycle === 'open.ready') this.host.services.hibernation.add(this);
   }
 
   protected override machineState(): string | null {

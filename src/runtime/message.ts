@@ -36,6 +36,11 @@ export class Message implements AsyncIterable<Buffer> {
     for (const chunk of this.#chunks) yield await Promise.resolve(chunk);
   }
 
+  /** The whole payload, synchronously (for the runtime's own decoders). @internal */
+  static bytesOf(message: Message): Buffer {
+    return message.#whole();
+  }
+
   #whole(): Buffer {
     const chunks = this.#chunks;
     const [first] = chunks;
