@@ -5,6 +5,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { MAX_NODE_ID, type ClusterAdapter } from './cluster/adapter.js';
 import { InvalidOptionError } from './errors.js';
 import { systemClock, type Clock } from './runtime/clock.js';
+import { checkTls, type TlsOptions } from './tls.js';
 import { consoleLogger, type Logger } from './runtime/logger.js';
 import {
   boolean,
@@ -28,6 +29,7 @@ import {
 } from './validate.js';
 
 export { assertTimerMs, MAX_TIMER_MS } from './validate.js';
+export type { TlsData, TlsOptions } from './tls.js';
 
 /** What to do when a client's outbound buffer passes `maxBufferedBytes`. */
 export type OutboundOverflowPolicy = 'close' | 'fail';
@@ -56,6 +58,15 @@ export interface ServerOptions {
   port?: number;
   /** Attach to this existing HTTP(S) server instead of listening; excludes `host`/`port`. */
   server?: HttpServer | HttpsServer | undefined;
+  /**
+   * Listen with TLS (`wss://`): `{ cert, key }` (PEM) or `{ pfx }`, plus what else Node's
+   * `https.createServer` takes (see {@link TlsOptions}); checked now with
+   * `tls.createSecureContext`. A TLS handshake must finish within `handshakeTimeoutMs`; a
+   * client that does not speak TLS (plain HTTP, `ws://`) has its socket closed.
+   * `server.reloadTls(...)` swaps the certificate without a restart. Excludes `server`
+   * (give that one its own TLS). Default: undefined (plain `ws://`).
+   */
+  tls?: TlsOptions | undefined;
   /** Only upgrade requests to this exact pathname are handled. Default: undefined (any path). */
   path?: string | undefined;
   /** Largest message accepted, in bytes; larger ones close the client with 1009. Default: 1 MiB. */
@@ -156,10 +167,11 @@ export type InspectionObserver = Observer<InspectionEvent> | ((event: Inspection
 /** Options after defaults were applied and validated. */
 export type ResolvedOptions = Omit<
   { [K in keyof ServerOptions]-?: Exclude<ServerOptions[K], undefined> },
-  'host' | 'server' | 'path' | 'perMessageDeflate'
+  'host' | 'server' | 'tls' | 'path' | 'perMessageDeflate'
 > & {
   host: string | undefined;
   server: HttpServer | HttpsServer | undefined;
+  tls: TlsOptions | undefined;
   path: string | undefined;
   perMessageDeflate: false | Required<DeflateOptions>;
 };
@@ -169,6 +181,7 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   host: undefined,
   port: 0,
   server: undefined,
+  tls: undefined,
   path: undefined,
   maxPayload: 1024 * 1024,
   maxFrameSize: 1024 * 1024,
@@ -216,6 +229,7 @@ const serverSpec = {
   host: optional(string({ nonEmpty: true, requirement: 'must be a non-empty string (an address or host name)', shown: showValue })),
   port: integer({ min: 0, max: 65535 }),
   server: optional(satisfies<HttpServer | HttpsServer>((value) => value instanceof NetServer, 'must be an http.Server or https.Server', showValue)),
+  tls: optional(checkTls),
   path: optional(pathname()),
   maxPayload: integer(),
   maxFrameSize: integer(),
@@ -249,6 +263,9 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   const resolved: ResolvedOptions = readOptions(serverScope, options, serverSpec, { ...defaultOptions });
   if (resolved.server !== undefined && (options.port !== undefined || options.host !== undefined)) {
     throw new InvalidOptionError('Option "server" excludes "host" and "port"');
+  }
+  if (resolved.server !== undefined && resolved.tls !== undefined) {
+    throw new InvalidOptionError('Option "server" excludes "tls": give the https.Server you attach to its own certificate');
   }
   if (resolved.cluster !== null && options.nodeId !== undefined) {
     throw new InvalidOptionError('Option "cluster" excludes "nodeId": the adapter assigns it');

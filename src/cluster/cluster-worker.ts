@@ -30,6 +30,8 @@ class ClusterWorkerProcess<H> implements ClusterHandle {
   readonly closed: Promise<void>;
   readonly #options: ResolvedClusterOptions<H>;
   #server: WsActorServer<H> | null = null;
+  /** What `setup`'s `attach` returned: closes what it opened, after the server stopped. */
+  #detach: (() => void | Promise<void>) | null = null;
   #self: ClusterWorker | null = null;
   #stopping = false;
   #stopPromise: Promise<void> | null = null;
@@ -91,7 +93,7 @@ class ClusterWorkerProcess<H> implements ClusterHandle {
     }
     if (setup === undefined) throw new ClusterError('runCluster() in a worker needs the "setup" option');
     const context: ClusterWorkerContext = { workerId: cluster.worker?.id ?? 0, nodeId };
-    const { app, options = {} } = await setup(context);
+    const { app, options = {}, attach } = await setup(context);
     const clash = reserved.filter((name) => (options as Record<string, unknown>)[name] !== undefined);
     if (clash.length > 0) throw new ClusterError(`setup() must not set ${clash.map((n) => `"${n}"`).join(', ')}: the cluster sets them`);
     if (this.#stopping) throw new ClusterError('Worker stopped before its server started');
@@ -100,6 +102,7 @@ class ClusterWorkerProcess<H> implements ClusterHandle {
     else if (redis !== null) joined = { cluster: redisAdapter({ logger, ...redis }) };
     const server = createServer(app, { ...options, ...joined, port, host });
     this.#server = server;
+    this.#detach = (await attach?.(server)) ?? null;
     await server.start();
     const address = server.address();
     if (address === null) throw new ClusterError('Worker server has no address after start');
@@ -114,6 +117,11 @@ class ClusterWorkerProcess<H> implements ClusterHandle {
       await this.#server?.stop();
     } catch (error) {
       this.#options.logger.error('Cluster worker: server stop failed', error);
+    }
+    try {
+      await this.#detach?.();
+    } catch (error) {
+      this.#options.logger.error('Cluster worker: what setup attached failed to close', error);
     }
     this.#closedResolve();
     // Timers or sockets the app left open must not keep a stopped worker alive.

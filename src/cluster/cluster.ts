@@ -32,6 +32,7 @@ import {
 } from '../validate.js';
 import { consoleLogger, type Logger } from '../runtime/logger.js';
 import type { Websocket } from '../types.js';
+import type { WsActorServer } from '../runtime/server.js';
 import type { ClusterAdapter } from './adapter.js';
 import type { RedisAdapterOptions } from './redis-adapter.js';
 import { startPrimary } from './cluster-primary.js';
@@ -52,6 +53,13 @@ export type ClusterServerOptions = Omit<ServerOptions, 'host' | 'port' | 'server
 export interface ClusterSetup<H = unknown> {
   readonly app: Websocket<H>;
   readonly options?: ClusterServerOptions;
+  /**
+   * Called with this worker's server once it is created, before it starts: attach what needs
+   * the server (`createLiveView`, `createMetrics`, `server.lifecycle.subscribe`, keep it for
+   * `reloadTls`). It may return a function, run (and awaited) after the server stopped and
+   * before the worker exits, to close what it opened. A throw fails the worker's start.
+   */
+  readonly attach?: (server: WsActorServer<H>) => void | (() => void | Promise<void>) | Promise<void | (() => void | Promise<void>)>;
 }
 
 /** One worker that started its server. */

@@ -4,6 +4,7 @@
  * connection's handshake; the 101 is written by the WsUpgrader.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -14,6 +15,7 @@ import type { Endpoint } from '../endpoint/types.js';
 import { HookError, InvalidOptionError, ListenError, ServerStateError } from '../errors.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
+import { checkTlsReload, type TlsOptions } from '../tls.js';
 import type { Websocket } from '../types.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { HandshakeDecision } from './handshake.js';
@@ -144,6 +146,21 @@ export class WsActorServer<H = unknown> {
     return address !== null && typeof address === 'object' ? address : null;
   }
 
+  /**
+   * Swaps the TLS certificate (key, chain and the rest of the TLS context) of a server made
+   * with the `tls` option, without a restart: connections made from now on get the new one,
+   * open ones keep theirs. `tls` is checked like the option (`requestCert`,
+   * `rejectUnauthorized` and `SNICallback` must stay as they are); a bad one throws
+   * `InvalidOptionError` and the old certificate stays. Without `tls`: `ServerStateError`.
+   */
+  reloadTls(tls: TlsOptions): void {
+    const current = this.#options.tls;
+    if (current === undefined) throw new ServerStateError('reloadTls(): this server was created without the "tls" option');
+    const next = checkTlsReload(tls, current);
+    this.#options.tls = next;
+    (this.#http as HttpsServer | null)?.setSecureContext(next as Parameters<HttpsServer['setSecureContext']>[0]);
+  }
+
   /** Runs `onStart`, then listens (or attaches). Rejects, leaving nothing listening, if either fails. */
   start(): Promise<void> {
     if (this.#stopPromise !== null) {
@@ -222,13 +239,18 @@ export class WsActorServer<H = unknown> {
       this.#detach = attachRoute(attached, route, { clock: this.#options.clock, timeoutMs: this.#options.handshakeTimeoutMs });
       return;
     }
-    const timeout = this.#options.handshakeTimeoutMs;
+    const { handshakeTimeoutMs: timeout, tls } = this.#options;
     // Slowloris: a request whose headers are not complete in time is dropped by Node itself.
-    const http = createHttpServer({
-      headersTimeout: timeout,
-      requestTimeout: timeout,
-      connectionsCheckingInterval: Math.min(1000, timeout),
-    });
+    const limits = { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(1000, timeout) };
+    let http: HttpServer;
+    if (tls === undefined) http = createHttpServer(limits);
+    else {
+      // The TLS handshake has the same deadline. A client that does not speak TLS (plain
+      // HTTP, ws://) or fails the handshake: its socket is closed, nothing is logged.
+      const https = createHttpsServer({ ...(tls as Parameters<typeof createHttpsServer>[0]), ...limits, handshakeTimeout: timeout });
+      https.on('tlsClientError', (_error, socket) => socket.destroy());
+      http = https;
+    }
     http.on('upgrade', this.#gate.onUpgrade);
     http.on('request', this.#gate.onRequest);
     http.on('clientError', (_error, socket) => socket.destroy());
