@@ -26,7 +26,7 @@ export {
   type ClientHandle,
   type UnexpectedPolicy,
 } from './client-machine.js';
-export { defaultOptions, type ServerOptions, type DeflateOptions, type OutboundOverflowPolicy } from './options.js';
+export { defaultOptions, type ServerOptions, type DeflateOptions, type OutboundOverflowPolicy, type TlsOptions, type TlsData } from './options.js';
 export type { Clock } from './runtime/clock.js';
 export type { Logger } from './runtime/logger.js';
 export { CloseCode, isSendableCloseCode } from './close-codes.js';
@@ -68,6 +68,7 @@ export {
   type ConnectionTransition,
   type ServerTransition,
   type ClientMachineTransition,
+  type UpgradeRefusal,
   type HookTiming,
 } from './runtime/lifecycle-events.js';
 export type { InspectionObserver } from './options.js';
@@ -82,6 +83,9 @@ export {
   type LiveViewUpdate,
   type ClientView,
   type CloseView,
+  type RefusalView,
+  type LiveViewTotals,
+  type ConnectionEnd,
   type TimelineEntry,
   type MachineDiagram,
   type MachineCounts,
