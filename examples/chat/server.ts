@@ -19,9 +19,10 @@ import { ChatApp } from './app.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const INDEX_HTML = join(here, 'public', 'index.html');
+const FAVICON_SVG = join(here, 'public', 'favicon.svg');
 const DEFAULT_PORT = 1337;
 const DEFAULT_HOST = '127.0.0.1';
-/** Frames above this close the client with 1009; the app itself answers anything above 4 KB with an error. */
+/** Frames above this close the client with 1009; the app itself answers text above 4 KiB (UTF-8 bytes) with an error. */
 const MAX_PAYLOAD = 64 * 1024;
 
 export interface ChatServerOptions {
@@ -47,6 +48,7 @@ export interface RunningChatServer {
 /** Starts the page and the chat socket on one HTTP server. Rejects, leaving nothing running, on failure. */
 export async function startChatServer({ port, host, app = new ChatApp(), observe = false, lifecycleLog }: ChatServerOptions): Promise<RunningChatServer> {
   const page = await readFile(INDEX_HTML);
+  const icon = await readFile(FAVICON_SVG);
   const http = createHttpServer();
   http.on('clientError', (_error, socket) => socket.destroy());
   const chat = createServer(app, { server: http, path: '/chat', maxPayload: MAX_PAYLOAD });
@@ -56,7 +58,7 @@ export async function startChatServer({ port, host, app = new ChatApp(), observe
   const metrics = observe ? createMetrics(chat) : null;
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (view?.handle(req, res) || metrics?.handle(req, res)) return;
-    servePage(page, req, res);
+    servePage(page, icon, req, res);
   });
   const detach = async (): Promise<void> => {
     metrics?.close();
@@ -105,7 +107,8 @@ export async function startChatServer({ port, host, app = new ChatApp(), observe
   };
 }
 
-function servePage(page: Buffer, req: IncomingMessage, res: ServerResponse): void {
+/** The page at `/`; its icon at `/favicon.svg`, and at `/favicon.ico` for browsers that ask for that anyway. */
+function servePage(page: Buffer, icon: Buffer, req: IncomingMessage, res: ServerResponse): void {
   res.on('error', () => undefined);
   const { pathname } = new URL(req.url ?? '/', 'http://localhost');
   if (pathname === '/chat') {
@@ -113,7 +116,8 @@ function servePage(page: Buffer, req: IncomingMessage, res: ServerResponse): voi
     res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' }).end('Upgrade Required');
     return;
   }
-  if (pathname !== '/' && pathname !== '/index.html') {
+  const isIcon = pathname === '/favicon.svg' || pathname === '/favicon.ico';
+  if (pathname !== '/' && pathname !== '/index.html' && !isIcon) {
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
     return;
   }
@@ -121,13 +125,14 @@ function servePage(page: Buffer, req: IncomingMessage, res: ServerResponse): voi
     res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed');
     return;
   }
+  const body = isIcon ? icon : page;
   res.writeHead(200, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Length': page.length,
-    'Cache-Control': 'no-cache',
+    'Content-Type': isIcon ? 'image/svg+xml' : 'text/html; charset=utf-8',
+    'Content-Length': body.length,
+    'Cache-Control': isIcon ? 'max-age=86400' : 'no-cache',
     'X-Content-Type-Options': 'nosniff',
   });
-  res.end(req.method === 'HEAD' ? undefined : page);
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** Port from `--port`, else `$PORT`, else 1337; throws on anything that is not 0-65535. */
