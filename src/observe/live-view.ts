@@ -1,10 +1,12 @@
 /**
  * A live view of a wsactor server in the browser: the supervisor's state, how many
- * connections are in each state, every recent client's state timeline with hook durations,
- * the recent closes, and state diagrams of the connection machine and of the app's per-client
- * machine (if it has one) with the live number of clients in each state. Opt-in (nothing runs
- * unless the app calls {@link createLiveView}), fully offline (one inline page, no external
- * resources), bounded in memory.
+ * connections are in each state now, running totals (opened, closed, rejected, aborted,
+ * refused: the same definitions as the metrics), every recent client's state timeline with
+ * hook durations, the recent closes and refused upgrades, and state diagrams of the
+ * connection machine and of the app's per-client machine (if it has one) with the live
+ * number of clients in each state. Opt-in (nothing runs unless the app calls
+ * {@link createLiveView}), fully offline (one inline page, no external resources), bounded
+ * in memory.
  *
  * It is a debugging aid: it shows client ids, close reasons and app state names. Serve it on
  * a loopback or otherwise protected address (`listen()` defaults to 127.0.0.1).
@@ -12,14 +14,16 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AnyStateMachine } from 'xstate';
-import { LIFECYCLE_STATES, type ClientMachineTransition, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState } from '../runtime/lifecycle-events.js';
+import { LIFECYCLE_STATES, type ClientMachineTransition, type ConnectionTransition, type HookTiming, type LifecycleEvent, type LifecycleState, type UpgradeRefusal } from '../runtime/lifecycle-events.js';
 import { pathnameOf } from '../runtime/request-target.js';
 import { integer, optionScope, pathname, readOptions, string } from '../validate.js';
-import { renderLiveViewPage } from './live-view-page.js';
+import { clipPath, renderLiveViewPage } from './live-view-page.js';
 import { AppStateCounts, APP_MACHINE_DONE, connectionDiagramCounts, connectionMachineDiagram } from './machine-counts.js';
 import { describeMachine, type MachineDiagram } from './machine-diagram.js';
+import { Totals, type ConnectionEnd, type LiveViewTotals } from './totals.js';
 
 export type { MachineDiagram } from './machine-diagram.js';
+export type { ConnectionEnd, LiveViewTotals } from './totals.js';
 
 /**
  * What the live view needs of a server: its lifecycle stream and its current state, and
@@ -38,11 +42,14 @@ export interface LiveViewOptions {
    * `<path>/events` (SSE) and `<path>/state` (JSON). Default: `/_wsactor`.
    */
   path?: string;
-  /** Clients kept; beyond it the oldest closed client is forgotten first. Default: 500. */
+  /**
+   * Clients kept; beyond it the client that closed longest ago is forgotten (the oldest seen
+   * when none is closed). The page forgets exactly the clients the server does. Default: 500.
+   */
   maxClients?: number;
   /** Transitions kept per client (the most recent). Default: 50. */
   maxTransitions?: number;
-  /** Closes kept in the recent-closes list. Default: 100. */
+  /** Entries kept in the recent-closes list, and in the refused-upgrades list. Default: 100. */
   maxCloses?: number;
 }
 
@@ -101,6 +108,17 @@ export interface CloseView {
   readonly reason: string | null;
   readonly outcome: ConnectionTransition['outcome'];
   readonly status: number | null;
+  /** Which total it counts in (see {@link LiveViewTotals}). */
+  readonly end: ConnectionEnd;
+}
+
+/** One entry of the refused-upgrades list (no connection was made: no client id). */
+export interface RefusalView {
+  readonly at: number;
+  readonly status: number;
+  readonly reason: string;
+  /** The requested pathname (clipped to 200 characters), or null when it did not parse. */
+  readonly path: string | null;
 }
 
 /**
@@ -118,12 +136,19 @@ export interface MachineCounts {
 /** Everything the live view shows; `GET <path>/state` answers this as JSON. */
 export interface LiveViewSnapshot {
   readonly supervisor: string;
-  /** Connections seen in each state now; `closed` counts every close since the view started. */
+  /**
+   * Connections seen in each state now; `closed` counts every connection that ended since the
+   * view started (closes after open, rejected and aborted handshakes: see `totals`).
+   */
   readonly counts: Record<LifecycleState, number>;
-  /** Oldest first. */
+  /** Running totals since the view started. */
+  readonly totals: LiveViewTotals;
+  /** Kept clients in the order first seen (oldest first). */
   readonly clients: ClientView[];
-  /** Oldest first. */
+  /** Oldest first, the last `limits.maxCloses`. */
   readonly closes: CloseView[];
+  /** Oldest first, the last `limits.maxCloses`. */
+  readonly refusals: RefusalView[];
   readonly limits: { readonly maxClients: number; readonly maxTransitions: number; readonly maxCloses: number };
   /** State diagrams, derived from the machine definitions (see {@link MachineDiagram}). */
   readonly machines: { readonly connection: MachineDiagram; readonly app: MachineDiagram | null };
@@ -132,14 +157,19 @@ export interface LiveViewSnapshot {
   readonly seq: number;
 }
 
-/** One Server-Sent Event after the initial `snapshot`: the transition and the new totals. */
+/** One Server-Sent Event after the initial `snapshot`: the event, the new counts and totals. */
 export interface LiveViewUpdate {
   readonly event: LifecycleEvent;
   /** The event's order (as `TimelineEntry.seq`). */
   readonly seq: number;
   readonly supervisor: string;
   readonly counts: Record<LifecycleState, number>;
+  readonly totals: LiveViewTotals;
   readonly machineCounts: MachineCounts;
+  /** Clients the view forgot on this event (over `maxClients`): the page drops exactly these. */
+  readonly evicted: readonly number[];
+  /** For a connection's transition to `closed`: how it ended; else null. */
+  readonly end: ConnectionEnd | null;
 }
 
 /** A running live view; see {@link createLiveView}. */
@@ -184,6 +214,8 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
   const clients = new Map<number, ClientView>(); // insertion order = first seen
   const closedIds = new Set<number>(); // kept clients that are closed, oldest close first
   const closes: CloseView[] = [];
+  const refusals: RefusalView[] = [];
+  const totals = new Totals();
   const sinks = new Set<ServerResponse>();
   let ping: NodeJS.Timeout | null = null;
   let seq = 0;
@@ -204,7 +236,14 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
     if (client.appTimeline.length > limits.maxTransitions) client.appTimeline.shift();
   };
 
-  const record = (e: ConnectionTransition): void => {
+  const recordRefusal = (e: UpgradeRefusal): void => {
+    refusals.push({ at: e.at, status: e.status, reason: e.reason, path: clipPath(e.path) });
+    if (refusals.length > limits.maxCloses) refusals.shift();
+  };
+
+  /** Records a connection's transition; returns the ids it made the view forget. */
+  const record = (e: ConnectionTransition, end: ConnectionEnd | null): number[] => {
+    const evicted: number[] = [];
     const known = live.get(e.clientId);
     if (known !== undefined) counts[known]--;
     counts[e.to]++;
@@ -223,6 +262,7 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
         if (victim !== undefined) {
           clients.delete(victim);
           closedIds.delete(victim);
+          evicted.push(victim);
         }
       }
     }
@@ -236,14 +276,15 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
       client.outcome = e.outcome;
       client.status = e.status;
       closedIds.add(e.clientId);
-      closes.push({ clientId: e.clientId, at: e.at, code: e.closeCode, reason: e.closeReason, outcome: e.outcome, status: e.status });
+      closes.push({ clientId: e.clientId, at: e.at, code: e.closeCode, reason: e.closeReason, outcome: e.outcome, status: e.status, end: end ?? 'closed' });
       if (closes.length > limits.maxCloses) closes.shift();
     }
+    return evicted;
   };
 
-  const broadcast = (event: LifecycleEvent): void => {
+  const broadcast = (event: LifecycleEvent, evicted: readonly number[], end: ConnectionEnd | null): void => {
     if (sinks.size === 0) return;
-    const update: LiveViewUpdate = { event, seq, supervisor, counts, machineCounts: machineCounts() };
+    const update: LiveViewUpdate = { event, seq, supervisor, counts, totals: totals.get(), machineCounts: machineCounts(), evicted, end };
     const chunk = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
     for (const res of sinks) {
       if (res.writableLength > MAX_SSE_BACKLOG) {
@@ -253,19 +294,25 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
     }
   };
 
+  const NONE: readonly number[] = [];
   const unsubscribe = server.lifecycle.subscribe((event) => {
     seq++;
+    const end = totals.add(event);
+    let evicted = NONE;
     if (event.kind === 'server') supervisor = event.to;
     else if (event.kind === 'client-machine') recordApp(event);
-    else record(event);
-    broadcast(event);
+    else if (event.kind === 'refused') recordRefusal(event);
+    else evicted = record(event, end);
+    broadcast(event, evicted, end);
   });
 
   const snapshot = (): LiveViewSnapshot => ({
     supervisor,
     counts: { ...counts },
+    totals: totals.get(),
     clients: [...clients.values()].map((c) => ({ ...c, timeline: [...c.timeline], appTimeline: [...c.appTimeline] })),
     closes: [...closes],
+    refusals: [...refusals],
     limits,
     machines,
     machineCounts: machineCounts(),

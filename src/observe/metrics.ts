@@ -14,6 +14,7 @@ import { pathnameOf } from '../runtime/request-target.js';
 import type { ServerStats } from '../runtime/stats.js';
 import type { AdapterStats } from '../cluster/adapter.js';
 import { methods, optional, optionScope, pathname, readOptions, satisfies, showValue, string } from '../validate.js';
+import { endOf } from './totals.js';
 
 /** What metrics need of a server: its lifecycle stream and its counters. */
 export interface MetricsSource {
@@ -77,6 +78,8 @@ const DEFAULT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
  * - `wsactor_handshakes_total{outcome,status}`: `accepted`/101 (reached `open.opening`),
  *   `rejected`/HTTP status, `aborted` (socket gone during the handshake);
  * - `wsactor_closes_total{code}`: closes of opened connections, by close code;
+ * - `wsactor_upgrades_refused_total{status}`: upgrades refused before a connection existed
+ *   (wrong path 404, bad request 400/405/426/505, origin 403, not running or limit 503);
  * - `wsactor_hook_duration_seconds{hook,result}` histogram: onHandshake, onOpen, onClose
  *   (lifecycle timings) and onData (`stats.onDataTimed`); result is `ok` or `error`;
  * - `wsactor_messages_total{direction}`, `wsactor_bytes_total{direction}`: `in` and `out`;
@@ -86,6 +89,8 @@ const DEFAULT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
  *   `publish_failed`, `received`, `gaps` (messages from other nodes that never arrived),
  *   `request_timeouts`, `reconnects`.
  *
+ * Every connection ends once: in `closes_total`, or in `handshakes_total` as `rejected` or
+ * `aborted` (the live view's totals use the same definition, see totals.ts).
  * Counters read from `server.stats` count since the server was created, not since attaching.
  * Options are validated first: an unknown one or a bad value throws `InvalidOptionError`.
  */
@@ -120,6 +125,14 @@ export function createMetrics(server: MetricsSource, options: MetricsOptions = {
     new Counter({ name: `${prefix}handshakes_total`, help: 'Handshakes by outcome and HTTP status', labelNames: ['outcome', 'status'], registers }),
   );
   const closes = register(new Counter({ name: `${prefix}closes_total`, help: 'Closes of opened connections by close code', labelNames: ['code'], registers }));
+  const refused = register(
+    new Counter({
+      name: `${prefix}upgrades_refused_total`,
+      help: 'Upgrade requests refused before a connection existed (path, bad request, origin, limit), by HTTP status',
+      labelNames: ['status'],
+      registers,
+    }),
+  );
   const hooks = register(
     new Histogram({
       name: `${prefix}hook_duration_seconds`,
@@ -193,8 +206,9 @@ export function createMetrics(server: MetricsSource, options: MetricsOptions = {
     if (e.to === 'open.opening') handshakes.inc({ outcome: 'accepted', status: '101' });
     if (e.to === 'closed') {
       states.delete(e.clientId);
-      if (e.outcome === 'rejected') handshakes.inc({ outcome: 'rejected', status: String(e.status ?? 0) });
-      else if (e.from !== null && e.from.startsWith('handshaking')) handshakes.inc({ outcome: 'aborted', status: '' });
+      const end = endOf(e);
+      if (end === 'rejected') handshakes.inc({ outcome: 'rejected', status: String(e.status ?? 0) });
+      else if (end === 'aborted') handshakes.inc({ outcome: 'aborted', status: '' });
       else closes.inc({ code: String(e.closeCode ?? 1006) });
       return;
     }
@@ -203,6 +217,7 @@ export function createMetrics(server: MetricsSource, options: MetricsOptions = {
   };
   const unsubscribe = server.lifecycle.subscribe((event) => {
     if (event.kind === 'connection') onTransition(event);
+    else if (event.kind === 'refused') refused.inc({ status: String(event.status) });
   });
 
   // onData timing: bound children, so the hot path does no label hashing.

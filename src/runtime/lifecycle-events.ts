@@ -1,6 +1,6 @@
 /**
- * A typed stream of lifecycle transitions (server and every connection), for logs, live
- * views and tests. Cheap when nobody listens: producers check `active` first.
+ * A typed stream of lifecycle transitions (server and every connection) and of upgrades
+ * refused before a connection existed, for logs, live views and tests. Cheap when nobody listens: producers check `active` first.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ConnectionState } from '../endpoint/client-info.js';
@@ -85,7 +85,24 @@ export interface ClientMachineTransition {
   readonly at: number;
 }
 
-export type LifecycleEvent = ConnectionTransition | ServerTransition | ClientMachineTransition;
+/**
+ * An upgrade request answered with an HTTP error before any connection existed (so it has no
+ * client id and no `connection` events): a target that does not parse (400), another path
+ * (404), a request that is no valid WebSocket upgrade (400, 405, 426, 505), a server not
+ * running (503), an origin not allowed (403), `maxConnections` reached (503). Only the
+ * server's own gate reports these (standalone, or attached for a matching path).
+ */
+export interface UpgradeRefusal {
+  readonly kind: 'refused';
+  readonly status: number;
+  /** The body answered: why, e.g. `Not Found`, `Origin forbidden`. */
+  readonly reason: string;
+  /** The request's pathname (no query), or null when its target did not parse. */
+  readonly path: string | null;
+  readonly at: number;
+}
+
+export type LifecycleEvent = ConnectionTransition | ServerTransition | ClientMachineTransition | UpgradeRefusal;
 export type LifecycleListener = (event: LifecycleEvent) => void;
 
 export class LifecycleStream {

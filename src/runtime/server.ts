@@ -91,6 +91,7 @@ export class WsActorServer<H = unknown> {
     this.#upgrader = new WsUpgrader(this.#options);
     this.#gate = new UpgradeGate({
       options: this.#options,
+      lifecycle: this.lifecycle,
       isAccepting: () => this.#accepting,
       connectionCount: () => this.#withSocket.size,
       admit: (req, socket, head, subprotocols) => this.#admit(req, socket, head, subprotocols),

@@ -2,13 +2,15 @@
  * What an upgrade request (or a plain HTTP request to the WebSocket path) passes before it
  * becomes a connection, in order: a parsable target (400), the path (404), the RFC 6455
  * checks, a running server (503), the allowed origins (403), `maxConnections` (503). Refused
- * sockets get a complete HTTP answer and are tracked until closed, so `stop()` can end them.
+ * sockets get a complete HTTP answer and are tracked until closed, so `stop()` can end them;
+ * each refused upgrade is reported on the lifecycle stream (kind `refused`) while it has listeners.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ResolvedOptions } from '../options.js';
 import { checkUpgradeRequest } from './handshake-checks.js';
 import { writeHttpRejection } from './handshake.js';
+import type { LifecycleStream } from './lifecycle-events.js';
 import { parseRequestTarget, pathnameOf } from './request-target.js';
 
 const BAD_TARGET = 'Bad Request: invalid request target';
@@ -19,6 +21,8 @@ export function ignoreError(): void {}
 /** What the gate needs from its server. */
 export interface GateHost {
   readonly options: ResolvedOptions;
+  /** Where refused upgrades are reported (kind `refused`), when it has listeners. */
+  readonly lifecycle: LifecycleStream;
   isAccepting(): boolean;
   /** Connections that hold a socket now (what `maxConnections` bounds). */
   connectionCount(): number;
@@ -61,30 +65,30 @@ export class UpgradeGate {
   readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', ignoreError); // a reset during the handshake must not crash us
     if (parseRequestTarget(req.url) === null) {
-      this.#refuse(socket, 400, BAD_TARGET);
+      this.#refuse(req, socket, 400, BAD_TARGET);
       return;
     }
     // Standalone only: in attach mode the upgrade router sends only matching requests here.
     if (!this.matchesPath(req)) {
-      this.#refuse(socket, 404, 'Not Found');
+      this.#refuse(req, socket, 404, 'Not Found');
       return;
     }
     const check = checkUpgradeRequest(req);
     if (!check.ok) {
-      this.#refuse(socket, check.status, check.body, Object.entries(check.headers));
+      this.#refuse(req, socket, check.status, check.body, Object.entries(check.headers));
       return;
     }
     if (!this.host.isAccepting()) {
-      this.#refuse(socket, 503, 'Service Unavailable: server is not running');
+      this.#refuse(req, socket, 503, 'Service Unavailable: server is not running');
       return;
     }
     if (this.#origins !== null && !this.#origins.has((req.headers.origin ?? '').toLowerCase())) {
-      this.#refuse(socket, 403, 'Origin forbidden');
+      this.#refuse(req, socket, 403, 'Origin forbidden');
       return;
     }
     const { maxConnections } = this.host.options;
     if (maxConnections !== null && this.host.connectionCount() >= maxConnections) {
-      this.#refuse(socket, 503, 'Service Unavailable: connection limit reached');
+      this.#refuse(req, socket, 503, 'Service Unavailable: connection limit reached');
       return;
     }
     this.host.admit(req, socket, head, check.subprotocols);
@@ -95,9 +99,11 @@ export class UpgradeGate {
     for (const socket of this.#rawSockets) socket.destroy();
   }
 
-  #refuse(socket: Duplex, status: number, body: string, headers: [string, string][] = []): void {
+  #refuse(req: IncomingMessage, socket: Duplex, status: number, body: string, headers: [string, string][] = []): void {
     this.#rawSockets.add(socket);
     socket.once('close', () => this.#rawSockets.delete(socket));
     writeHttpRejection(socket, status, body, headers);
+    const { lifecycle, options } = this.host;
+    if (lifecycle.active) lifecycle.emit({ kind: 'refused', status, reason: body, path: pathnameOf(req.url), at: options.clock.now() });
   }
 }

@@ -64,7 +64,7 @@ describe('live view in headless Chromium', () => {
     const ids = started.server.endpoint.getLocalClients();
     expect(ids).toHaveLength(3);
     for (const id of ids) await expect.poll(() => stateOf(id).textContent(), { timeout: 5000 }).toBe('open.ready');
-    await expect.poll(() => page.locator('.count[data-state="open.ready"] .n').textContent()).toBe('3');
+    await expect.poll(() => page.locator('.tile[data-state="open.ready"] .n').textContent()).toBe('3');
     const timeline = await page.locator(`#clients tr[data-client="${ids[0]}"] td.timeline`).textContent();
     expect(timeline).toMatch(/handshaking→.*onHandshake [\d.]+ ms→open\.opening→open\.ready.*onOpen [\d.]+ ms/);
 
@@ -79,8 +79,8 @@ describe('live view in headless Chromium', () => {
       await expect.poll(() => closeOf(id).locator('td.code').textContent(), { timeout: 5000 }).toBe(String(codes[i]));
       expect(await closeOf(id).locator('td.reason').textContent()).toBe(reasons[i]);
     }
-    await expect.poll(() => page.locator('.count[data-state="closed"] .n').textContent()).toBe('3');
-    expect(await page.locator('.count[data-state="open.ready"] .n').textContent()).toBe('0');
+    await expect.poll(() => page.locator('.tile[data-total="closes"] .n').textContent()).toBe('3');
+    expect(await page.locator('.tile[data-state="open.ready"] .n').textContent()).toBe('0');
     expect(await page.locator('#closes img').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
 
@@ -99,12 +99,13 @@ describe('live view in headless Chromium', () => {
     try {
       const plain = await noJs.newPage();
       await plain.goto(url);
-      expect(await plain.locator('#conn').textContent()).toBe('connecting…');
+      expect(await plain.locator('#conn').textContent()).toMatch(/^snapshot of \d\d:\d\d:\d\d\.\d{3} UTC$/);
+      expect(await plain.locator('#noscript').textContent()).toContain('JavaScript is off');
       expect(await plain.locator('#closes tbody tr td.code').allTextContents()).toEqual(order);
       const hostile = plain.locator('#closes tbody tr', { has: plain.locator('td.code', { hasText: '4002' }) }).locator('td.reason');
       expect(await hostile.textContent()).toBe('<img src=x onerror="window.__pwned=1">');
       expect(await plain.locator('#closes img, #clients img').count()).toBe(0);
-      expect(await plain.locator('.count[data-state="closed"] .n').textContent()).toBe('3');
+      expect(await plain.locator('.tile[data-total="closes"] .n').textContent()).toBe('3');
     } finally {
       await noJs.close();
     }

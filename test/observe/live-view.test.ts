@@ -90,6 +90,8 @@ describe('createLiveView', () => {
       'closing.notifying': 0,
       closed: 2,
     });
+    // Running totals apart from the current counts: `closed` above is both ends below.
+    expect(state.totals).toEqual({ opened: 2, closes: 1, rejected: 1, aborted: 0, refused: 0 });
     expect(state.clients.map((c) => c.state)).toEqual(['closed', 'open.ready', 'closed']);
     const [first, second, rejected] = state.clients;
     expect(first?.timeline.map((t) => t.to)).toEqual([
@@ -107,8 +109,8 @@ describe('createLiveView', () => {
     expect(second?.timeline.map((t) => t.to)).toEqual(['handshaking', 'handshaking.upgrading', 'open.opening', 'open.ready']);
     expect(rejected).toMatchObject({ state: 'closed', outcome: 'rejected', status: 403 });
     expect(state.closes).toEqual([
-      expect.objectContaining({ clientId: rejected?.id, status: 403, outcome: 'rejected', code: null }),
-      expect.objectContaining({ clientId: first?.id, code: 4000, reason: 'bye', outcome: 'closed' }),
+      expect.objectContaining({ clientId: rejected?.id, status: 403, outcome: 'rejected', code: null, end: 'rejected' }),
+      expect.objectContaining({ clientId: first?.id, code: 4000, reason: 'bye', outcome: 'closed', end: 'closed' }),
     ]);
     b.ws.close();
   });
@@ -140,6 +142,8 @@ describe('createLiveView', () => {
     expect(transitions[4]).toMatchObject({ closeCode: 4001, closeReason: 'done' });
     expect(updates()[3]?.counts['open.ready']).toBe(1);
     expect(updates().at(-1)?.counts).toMatchObject({ 'open.ready': 0, closed: 1 });
+    expect(updates().at(-1)).toMatchObject({ totals: { opened: 1, closes: 1 }, end: 'closed', evicted: [] });
+    expect(updates()[0]?.end).toBeNull();
 
     await started?.server.stop();
     await waitFor(() => updates().some((u) => u.event.kind === 'server' && u.event.to === 'stopped'), 2000, 'server stopped');
@@ -175,28 +179,41 @@ describe('createLiveView', () => {
     expect((await fetch(`${base}/state`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('keeps the last clients (closed ones forgotten first), transitions and closes', () => {
+  it('keeps the last clients (the longest closed forgotten first), transitions and closes; updates name the forgotten', async () => {
     const lifecycle = new LifecycleStream({ error: () => undefined, warn: () => undefined });
     view = createLiveView({ lifecycle, state: 'running' }, { maxClients: 3, maxTransitions: 2, maxCloses: 2 });
+    const stream = await sse(`${(await view.listen()).url}/events`);
+    await waitFor(() => stream.events.length === 1, 2000, 'the snapshot');
+    const evicted = (): number[][] => stream.events.slice(1).map((e) => (JSON.parse(e.data) as LiveViewUpdate).evicted as number[]).filter((ids) => ids.length > 0);
     const last = new Map<number, LifecycleState>();
     const go = (clientId: number, to: LifecycleState, closeCode: number | null = null): void => {
       lifecycle.emit({ kind: 'connection', clientId, from: last.get(clientId) ?? null, to, at: clientId, hook: null, closeCode, closeReason: null, outcome: to === 'closed' ? 'closed' : null, status: null });
       last.set(clientId, to);
     };
     for (const id of [1, 2, 3]) for (const to of ['handshaking', 'handshaking.upgrading', 'open.opening', 'open.ready'] as const) go(id, to);
+    go(3, 'closing.draining', 1000);
+    go(3, 'closed', 1000);
     go(2, 'closing.draining', 1000);
     go(2, 'closed', 1000);
-    go(4, 'handshaking'); // over maxClients: the closed client 2 goes, not the older 1
-    expect(view.snapshot().clients.map((c) => c.id)).toEqual([1, 3, 4]);
-    go(5, 'handshaking'); // nothing closed left: the oldest goes
-    expect(view.snapshot().clients.map((c) => c.id)).toEqual([3, 4, 5]);
+    go(4, 'handshaking'); // over maxClients: 3 goes (closed longest ago), not the older 1 or 2
+    expect(view.snapshot().clients.map((c) => c.id)).toEqual([1, 2, 4]);
+    go(5, 'handshaking'); // then 2, the other closed one
+    expect(view.snapshot().clients.map((c) => c.id)).toEqual([1, 4, 5]);
+    go(6, 'handshaking'); // nothing closed left: the oldest seen goes
+    expect(view.snapshot().clients.map((c) => c.id)).toEqual([4, 5, 6]);
+    go(3, 'handshaking'); // a forgotten id seen again is new
+    expect(view.snapshot().clients.map((c) => c.id)).toEqual([5, 6, 3]);
+    await waitFor(() => evicted().length === 4, 2000, 'the evictions');
+    expect(evicted()).toEqual([[3], [2], [1], [4]]);
+    stream.stop();
+    for (const id of [5, 6]) for (const to of ['handshaking.upgrading', 'open.opening', 'open.ready'] as const) go(id, to);
     expect(view.snapshot().clients[0]).toMatchObject({ transitions: 4, timeline: [{ to: 'open.opening' }, { to: 'open.ready' }] });
-    for (const id of [3, 4]) go(id, 'closed', 4000 + id);
+    for (const id of [5, 6]) go(id, 'closed', 4000 + id);
     expect(view.snapshot().closes.map((c) => [c.clientId, c.code])).toEqual([
-      [3, 4003],
-      [4, 4004],
+      [5, 4005],
+      [6, 4006],
     ]);
     // Counts cover every connection, kept or forgotten.
-    expect(view.snapshot().counts).toMatchObject({ 'open.ready': 1, handshaking: 1, closed: 3 });
+    expect(view.snapshot().counts).toMatchObject({ 'open.ready': 1, handshaking: 2, closed: 4 });
   });
 });

@@ -6,7 +6,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { AddressInfo } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics, LifecycleStream, ServerStats, type Endpoint, type Message, type Websocket, type WsActorMetrics } from '../../src/index.js';
+import { createLiveView, createMetrics, LifecycleStream, ServerStats, type ConnectionTransition, type Endpoint, type LifecycleState, type Message, type Websocket, type WsActorMetrics } from '../../src/index.js';
 import { closed, connect, HandshakeRejected, startServer, waitFor, type StartedServer } from '../helpers/harness.js';
 
 /** Parses the Prometheus text format into `name{a="x",b="y"}` (labels sorted) -> value. */
@@ -157,6 +157,40 @@ describe('createMetrics', () => {
     metrics.close();
     expect(stats.onDataTimed).toBeNull();
     expect(parse(await registry.metrics())).toEqual(new Map([['app_requests_total', 7]]));
+  });
+
+  it('counts every end once, as the live view does: closes, rejected and aborted handshakes, refused upgrades', async () => {
+    const stats = new ServerStats();
+    const lifecycle = new LifecycleStream({ error: () => undefined, warn: () => undefined });
+    metrics = createMetrics({ stats, lifecycle });
+    const view = createLiveView({ lifecycle, state: 'running' });
+    const end = (clientId: number, path: LifecycleState[], outcome: ConnectionTransition['outcome'], closeCode: number | null = null, status: number | null = null): void => {
+      let from: LifecycleState | null = null;
+      for (const to of [...path, 'closed'] as LifecycleState[]) {
+        const last = to === 'closed';
+        lifecycle.emit({ kind: 'connection', clientId, from, to, at: clientId, hook: null, closeCode: last ? closeCode : null, closeReason: null, outcome: last ? outcome : null, status: last ? status : null });
+        from = to;
+      }
+    };
+    end(1, ['handshaking', 'handshaking.upgrading', 'open.opening', 'open.ready', 'closing.draining', 'closing.notifying'], 'closed', 1000);
+    end(2, ['handshaking'], 'rejected', null, 401);
+    end(3, ['handshaking', 'handshaking.upgrading'], 'aborted');
+    end(4, ['handshaking', 'handshaking.upgrading', 'open.opening', 'open.ready'], 'aborted'); // a failed actor after open: a close (1006)
+    lifecycle.emit({ kind: 'refused', status: 404, reason: 'Not Found', path: '/x', at: 5 });
+
+    const m = parse(await metrics.registry.metrics());
+    const sum = (prefix: string): number => [...m].filter(([k]) => k.startsWith(prefix)).reduce((s, [, v]) => s + v, 0);
+    expect({
+      opened: m.get('wsactor_handshakes_total{outcome="accepted",status="101"}'),
+      closes: sum('wsactor_closes_total'),
+      rejected: m.get('wsactor_handshakes_total{outcome="rejected",status="401"}'),
+      aborted: m.get('wsactor_handshakes_total{outcome="aborted",status=""}'),
+      refused: m.get('wsactor_upgrades_refused_total{status="404"}'),
+    }).toEqual(view.snapshot().totals);
+    expect(view.snapshot().totals).toEqual({ opened: 2, closes: 2, rejected: 1, aborted: 1, refused: 1 });
+    expect(m.get('wsactor_closes_total{code="1006"}')).toBe(1);
+    expect(view.snapshot().closes.map((c) => c.end)).toEqual(['closed', 'rejected', 'aborted', 'closed']);
+    await view.close();
   });
 
   it('does nothing to a server unless created', async () => {
