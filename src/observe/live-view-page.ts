@@ -47,7 +47,7 @@ const cls = (state: string): string => `st-${state.replace(/[^a-z]+/g, '-')}`;
 const badge = (state: string): string => `<span class="badge ${cls(state)}">${escapeHtml(state)}</span>`;
 const statusText = (status: number): string => `HTTP ${status}${STATUS_TEXT[status] === undefined ? '' : ` ${STATUS_TEXT[status]}`}`;
 const closeText = (code: number | null, reason: string | null, status: number | null): string =>
-  status !== null ? statusText(status) : code === null ? '' : reason ? `${code} · ${reason}` : String(code);
+  status !== null ? (reason ? `${statusText(status)} · ${reason}` : statusText(status)) : code === null ? '' : reason ? `${code} · ${reason}` : String(code);
 
 const appBadge = (state: string): string => `<span class="badge app">${escapeHtml(state)}</span>`;
 
@@ -72,7 +72,8 @@ function clientRow(c: ClientView, withApp: boolean): string {
 
 function closeRow(c: CloseView): string {
   const code = c.status !== null ? `HTTP ${c.status}` : (c.code ?? '');
-  const reason = c.status !== null ? (STATUS_TEXT[c.status] ?? '') : (c.reason ?? '');
+  // A rejected handshake: the app's body when there was one, else the status text.
+  const reason = c.status !== null ? c.reason || (STATUS_TEXT[c.status] ?? '') : (c.reason ?? '');
   return `<tr data-client="${c.clientId}"><td class="time">${time(c.at)}</td><td class="id">${c.clientId}</td><td class="end"><span class="end-${c.end}">${c.end}</span></td><td class="code">${code}</td><td class="reason">${escapeHtml(reason)}</td></tr>`;
 }
 
@@ -145,7 +146,7 @@ const time = (at) => new Date(at).toISOString().slice(11, 23);
 const ms = (d) => (d < 10 ? d.toFixed(2) : d < 1000 ? d.toFixed(1) : d.toFixed(0)) + ' ms';
 const cls = (s) => 'st-' + String(s).replace(/[^a-z]+/g, '-');
 const statusText = (s) => 'HTTP ' + s + (STATUS[s] ? ' ' + STATUS[s] : '');
-const closeText = (c) => c.status !== null ? statusText(c.status) : c.closeCode === null ? '' : c.closeReason ? c.closeCode + ' · ' + c.closeReason : String(c.closeCode);
+const closeText = (c) => c.status !== null ? statusText(c.status) + (c.closeReason ? ' · ' + c.closeReason : '') : c.closeCode === null ? '' : c.closeReason ? c.closeCode + ' · ' + c.closeReason : String(c.closeCode);
 const clipPath = (p) => p === null || p.length <= MAX_PATH ? p : p.slice(0, MAX_PATH - 1) + '…';
 function h(tag, props, ...children) {
   const el = document.createElement(tag);
@@ -254,7 +255,7 @@ function closeRow(c) {
   return h('tr', { 'data-client': c.clientId }, h('td', { class: 'time' }, time(c.at)), h('td', { class: 'id' }, c.clientId),
     h('td', { class: 'end' }, h('span', { class: 'end-' + c.end }, c.end)),
     h('td', { class: 'code' }, c.status !== null ? 'HTTP ' + c.status : c.code ?? ''),
-    h('td', { class: 'reason' }, c.status !== null ? STATUS[c.status] ?? '' : c.reason ?? ''));
+    h('td', { class: 'reason' }, c.status !== null ? c.reason || (STATUS[c.status] ?? '') : c.reason ?? ''));
 }
 function refusalRow(r) {
   return h('tr', null, h('td', { class: 'time' }, time(r.at)), h('td', { class: 'code' }, statusText(r.status)),

@@ -197,7 +197,7 @@ export class Connection extends ClientSocket implements RunnerHost {
     try {
       if (command.type === 'cmd.release' && this.lifecycle === 'closed') return; // released already by #fatal
       const to = STATE_OF_COMMAND[command.type];
-      if (to !== undefined) this.#transition(to, ...closeOf(command, this));
+      if (to !== undefined) this.#transition(to, ...closeOf(command, this, this.#handshake?.rejectReason ?? null));
       switch (command.type) {
         case 'cmd.handshake':
           if (command.awaitsAnswer) this.#awaiting |= AWAITS_ANSWER;
@@ -443,13 +443,14 @@ export class Connection extends ClientSocket implements RunnerHost {
 }
 
 /** The close code, reason and outcome a command reports on the lifecycle stream. */
-function closeOf(command: ConnectionCommand, conn: Connection): [number | null, string | null, ConnectionOutcome | null] {
+function closeOf(command: ConnectionCommand, conn: Connection, rejectReason: string | null): [number | null, string | null, ConnectionOutcome | null] {
   switch (command.type) {
     case 'cmd.close':
     case 'cmd.notifyClose':
       return [command.code, command.reason, null];
     case 'cmd.release':
-      return [conn.close_code, conn.close_reason, command.outcome];
+      // A rejected handshake's reason is its HTTP body ("name required", "Service Unavailable").
+      return [conn.close_code, command.outcome === 'rejected' ? rejectReason : conn.close_reason, command.outcome];
     default:
       return [null, null, null];
   }

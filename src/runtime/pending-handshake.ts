@@ -25,6 +25,8 @@ export class PendingHandshake {
   /** What `onHandshake` returned: `onOpen`'s second argument. */
   data: unknown = undefined;
   rejectStatus: number | null = null;
+  /** The rejection's body as a reason for the lifecycle stream (at most 123 bytes). */
+  rejectReason: string | null = null;
   #timer: unknown = null;
 
   constructor(
@@ -62,6 +64,7 @@ export class PendingHandshake {
     this.rejectStatus = status;
     const decision = this.decision;
     const body = decision?.rejection?.status === status ? decision.rejection.body : defaultBody(status);
+    this.rejectReason = clip(body);
     writeHttpRejection(socket, status, body, decision?.headers ?? []);
   }
 
@@ -78,6 +81,11 @@ export class PendingHandshake {
     this.#timer = null;
     (socket ?? this.upgrade?.socket)?.off('close', this.onSocketClose);
   }
+}
+
+function clip(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length <= 123 ? text : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
 }
 
 function defaultBody(status: number): string {

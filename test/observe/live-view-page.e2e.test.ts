@@ -191,9 +191,10 @@ describe('live view page in headless Chromium', () => {
       // A rejected handshake: its status and reason phrase, in its row and in the closes.
       const rejected = page.locator('#closes tbody tr', { has: page.locator('.end-rejected') });
       expect(await rejected.locator('td.code').textContent()).toBe('HTTP 403');
-      expect(await rejected.locator('td.reason').textContent()).toBe('Forbidden');
+      // The app's rejection body is the reason (the status text when it gave none).
+      expect(await rejected.locator('td.reason').textContent()).toBe('denied');
       const rejectedId = await rejected.getAttribute('data-client');
-      expect(await page.locator(`#clients tr[data-client="${rejectedId}"] td.close`).textContent()).toBe('HTTP 403 Forbidden');
+      expect(await page.locator(`#clients tr[data-client="${rejectedId}"] td.close`).textContent()).toBe('HTTP 403 Forbidden · denied');
       expect(await page.locator('#closes tbody tr', { has: page.locator('.end-aborted') }).count()).toBe(1);
       expect(await page.locator('#closes tbody tr', { has: page.locator('.end-closed') }).locator('td.reason').textContent()).toBe('bye');
       // The refused upgrades: status text, the server's reason, the path.
