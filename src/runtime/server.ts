@@ -236,7 +236,12 @@ export class WsActorServer<H = unknown> {
   async #listen(): Promise<void> {
     const attached = this.#options.server;
     if (attached !== undefined) {
-      const route = { matches: (req: IncomingMessage) => this.#gate.matchesPath(req), handle: this.#gate.onUpgrade };
+      const gate = this.#gate;
+      const route = {
+        matches: (req: IncomingMessage) => gate.matchesPath(req),
+        handle: gate.onUpgrade,
+        refused: (req: IncomingMessage, status: number, reason: string) => gate.reportRefused(req, status, reason),
+      };
       this.#detach = attachRoute(attached, route, { clock: this.#options.clock, timeoutMs: this.#options.handshakeTimeoutMs });
       return;
     }

@@ -94,6 +94,12 @@ export class UpgradeGate {
     this.host.admit(req, socket, head, check.subprotocols);
   };
 
+  /** Reports an upgrade to this server's HTTP server that the shared router answered (attach mode). */
+  reportRefused(req: IncomingMessage, status: number, reason: string): void {
+    const { lifecycle, options } = this.host;
+    if (lifecycle.active) lifecycle.emit({ kind: 'refused', status, reason, path: pathnameOf(req.url), at: options.clock.now() });
+  }
+
   /** Ends the refused sockets still open (on stop). */
   destroyRefused(): void {
     for (const socket of this.#rawSockets) socket.destroy();

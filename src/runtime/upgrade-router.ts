@@ -17,6 +17,8 @@ import { writeHttpRejection } from './handshake.js';
 export interface UpgradeRoute {
   matches(req: IncomingMessage): boolean;
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** The router answered an upgrade no route took (every attached server hears of it). */
+  refused(req: IncomingMessage, status: number, reason: string): void;
 }
 
 /** What a router needs from the server that created it. */
@@ -53,18 +55,23 @@ class UpgradeRouter {
     }
     socket.on('error', ignoreError);
     if (this.source.listenerCount('upgrade') <= 1) {
-      writeHttpRejection(socket, 404, 'Not Found');
+      this.#notFound(req, socket);
       return;
     }
     const { clock, timeoutMs } = this.settings;
     const timer = clock.setTimeout(() => {
       socket.off('close', cancel);
       const untouched = ((socket as CountedSocket).bytesWritten ?? 0) === 0;
-      if (untouched && !socket.destroyed) writeHttpRejection(socket, 404, 'Not Found');
+      if (untouched && !socket.destroyed) this.#notFound(req, socket);
     }, timeoutMs);
     const cancel = (): void => clock.clearTimeout(timer);
     socket.once('close', cancel);
   };
+
+  #notFound(req: IncomingMessage, socket: Duplex): void {
+    writeHttpRejection(socket, 404, 'Not Found');
+    for (const route of this.routes) route.refused(req, 404, 'Not Found');
+  }
 }
 
 const routers = new WeakMap<UpgradeSource, UpgradeRouter>();

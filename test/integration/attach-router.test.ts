@@ -62,6 +62,18 @@ describe('attach mode: who answers an upgrade nobody takes', () => {
     expect(http.listenerCount('upgrade')).toBe(0);
   });
 
+  it('an upgrade the router answers 404 is reported on each attached server\'s lifecycle stream', async () => {
+    const { http, port } = await listening();
+    const a = await startServer({}, { server: http, path: '/a' });
+    const b = await startServer({}, { server: http, path: '/b' });
+    servers.push(a.server, b.server);
+    const seen: string[] = [];
+    a.server.lifecycle.subscribe((e) => void (e.kind === 'refused' && seen.push(`a ${e.status} ${e.path}`)));
+    b.server.lifecycle.subscribe((e) => void (e.kind === 'refused' && seen.push(`b ${e.status} ${e.path}`)));
+    expect((await status(`ws://127.0.0.1:${port}/c?x=1`)).status).toBe(404);
+    expect(seen.sort()).toEqual(['a 404 /c', 'b 404 /c']);
+  });
+
   it('beside a ws server of the app: its path works; an unmatched upgrade gets 404 after handshakeTimeoutMs', async () => {
     const { http, port } = await listening();
     const raw = new WebSocketServer({ noServer: true });
