@@ -1,0 +1,181 @@
+/**
+ * What the property runner generates: a scenario is a list of numbered steps done by the
+ * clients, one after the other (each connect waits for its answer; sends, closes and drops are
+ * issued at once), plus delays the kit waits before calling the app's real hooks. This module
+ * builds the fast-check arbitrary and prints steps as sentences a person can follow.
+ */
+import type fcDefault from 'fast-check';
+import type { Arbitrary } from 'fast-check';
+import type { ConnectOptions } from './client.js';
+
+/** The fast-check module (loaded when the runner starts: fast-check is an optional peer). */
+export type FastCheck = typeof fcDefault;
+
+/** A message a client sends: a string is a text frame, bytes are a binary frame. */
+export type ClientMessage = string | Uint8Array;
+
+/** Where and how a generated client connects (the {@link ConnectOptions} of the test client, without its timeout). */
+export type ConnectPlan = Omit<ConnectOptions, 'timeoutMs'>;
+
+/** Milliseconds the kit waits before calling the app's real hook, for one connection (0: none). */
+export interface HookDelays {
+  readonly onHandshake: number;
+  readonly onOpen: number;
+  readonly onClose: number;
+}
+
+/** One step of a scenario. `client` numbers a user (1, 2, ...); a user who connects again opens a new connection. */
+export type Step =
+  | { readonly kind: 'connect'; readonly client: number; readonly plan: ConnectPlan; readonly delays: HookDelays }
+  | { readonly kind: 'send'; readonly client: number; readonly message: ClientMessage; readonly onDataDelay: number }
+  | { readonly kind: 'close'; readonly client: number; readonly code: number | null; readonly reason: string }
+  | { readonly kind: 'drop'; readonly client: number }
+  | { readonly kind: 'wait'; readonly ms: number }
+  | { readonly kind: 'stop' };
+
+/** A generated scenario: the steps, then the server is stopped (always, at the end). */
+export interface Scenario {
+  readonly steps: readonly Step[];
+  /** Delay before the app's real `onStart` / `onStop`. */
+  readonly onStartDelay: number;
+  readonly onStopDelay: number;
+}
+
+/** What shapes the generated scenarios (see `CheckAppOptions`). */
+export interface ScenarioShape {
+  readonly messages: Arbitrary<ClientMessage>;
+  readonly connect: Arbitrary<ConnectPlan>;
+  readonly maxClients: number;
+  readonly maxSteps: number;
+  /** Largest hook delay; 0: no delays. */
+  readonly maxHookDelayMs: number;
+  /** Generate `server.stop()` steps in the middle of scenarios. */
+  readonly stopSteps: boolean;
+}
+
+/**
+ * Close codes clients send: valid codes a peer may send, but never 1001, so that 1001 in
+ * `onClose` can only come from `server.stop()`.
+ */
+function closeCode(fc: FastCheck): Arbitrary<number> {
+  return fc.oneof(fc.constantFrom(1000, 1002, 1003, 1007, 1008, 1011), fc.integer({ min: 3000, max: 4999 }));
+}
+
+/** The arbitrary of scenarios; shrinking removes steps, lowers client numbers and delays toward 0. */
+export function scenarioArbitrary(fc: FastCheck, shape: ScenarioShape): Arbitrary<Scenario> {
+  const client = fc.integer({ min: 1, max: Math.max(1, shape.maxClients) });
+  const max = shape.maxHookDelayMs;
+  // About half are 0; shrinking goes to 0.
+  const delay: Arbitrary<number> = max > 0 ? fc.integer({ min: -max, max }).map((ms) => Math.max(0, ms)) : fc.constant(0);
+  const connect = fc.record({
+    kind: fc.constant('connect' as const),
+    client,
+    plan: shape.connect,
+    delays: fc.record({ onHandshake: delay, onOpen: delay, onClose: delay }),
+  });
+  const send = fc.record({ kind: fc.constant('send' as const), client, message: shape.messages, onDataDelay: delay });
+  const close = fc.record({
+    kind: fc.constant('close' as const),
+    client,
+    code: fc.option(closeCode(fc), { freq: 6, nil: null }),
+    reason: fc.oneof({ weight: 3, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }),
+  }).map((step) => (step.code === null ? { ...step, reason: '' } : step));
+  const drop = fc.record({ kind: fc.constant('drop' as const), client });
+  const wait = fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 20 }) });
+  const stop = fc.constant({ kind: 'stop' as const });
+  const step: Arbitrary<Step> = fc.oneof(
+    { weight: 6, arbitrary: connect },
+    { weight: 12, arbitrary: send },
+    { weight: 3, arbitrary: close },
+    { weight: 2, arbitrary: drop },
+    { weight: 2, arbitrary: wait },
+    { weight: shape.stopSteps ? 1 : 0, arbitrary: stop },
+  );
+  return fc
+    .record({
+      steps: fc.array(step, { minLength: 1, maxLength: Math.max(1, shape.maxSteps) }),
+      onStartDelay: delay,
+      onStopDelay: delay,
+    })
+    .map((scenario) => ({ ...scenario, steps: renumberClients(scenario.steps) }));
+}
+
+/**
+ * Numbers clients 1, 2, ... in the order they first appear. A client number only groups
+ * steps (the server never sees it), so this changes nothing but makes shrunk scenarios read
+ * "client 1" instead of whatever number survived shrinking.
+ */
+function renumberClients(steps: readonly Step[]): Step[] {
+  const numbers = new Map<number, number>();
+  return steps.map((step) => {
+    if (!('client' in step)) return step;
+    let client = numbers.get(step.client);
+    if (client === undefined) {
+      client = numbers.size + 1;
+      numbers.set(step.client, client);
+    }
+    return { ...step, client };
+  });
+}
+
+const MAX_PREVIEW = 80;
+
+function clip(text: string): string {
+  return text.length <= MAX_PREVIEW ? text : `${text.slice(0, MAX_PREVIEW)}... (${text.length} chars)`;
+}
+
+/** A message as a reader sees it: JSON objects and arrays as they are, other text quoted, bytes in hex. */
+export function describeMessage(message: ClientMessage | Buffer, isBinary = typeof message !== 'string'): string {
+  if (isBinary) {
+    const bytes = Buffer.from(message as Uint8Array);
+    const hex = [...bytes.subarray(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    return `binary [${hex}${bytes.length > 16 ? ' ...' : ''}] (${bytes.length} bytes)`;
+  }
+  const text = typeof message === 'string' ? message : Buffer.from(message).toString('utf8');
+  const trimmed = text.trim();
+  if ((trimmed.startsWith('{') && trimmed.endsWith('}')) || (trimmed.startsWith('[') && trimmed.endsWith(']'))) {
+    try {
+      return clip(JSON.stringify(JSON.parse(trimmed)));
+    } catch {
+      // not JSON: quoted below
+    }
+  }
+  return clip(JSON.stringify(text));
+}
+
+/** The request target and options of a connect plan, as one readable phrase. */
+export function describePlan(plan: ConnectPlan, defaultPath: string): string {
+  const query = plan.query instanceof URLSearchParams ? plan.query : new URLSearchParams(plan.query ?? {});
+  const search = query.toString();
+  const parts = [`${plan.path ?? defaultPath}${search === '' ? '' : `?${search}`}`];
+  const headers = Object.entries(plan.headers ?? {});
+  if (headers.length > 0) parts.push(`headers ${headers.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}`);
+  const protocols = plan.protocols === undefined ? [] : typeof plan.protocols === 'string' ? [plan.protocols] : plan.protocols;
+  if (protocols.length > 0) parts.push(`subprotocols ${protocols.join(', ')}`);
+  return parts.join(', ');
+}
+
+function delayNote(delays: readonly [string, number][]): string {
+  const set = delays.filter(([, ms]) => ms > 0);
+  return set.length === 0 ? '' : ` [kit delays ${set.map(([hook, ms]) => `${hook} ${ms} ms`).join(', ')}]`;
+}
+
+/** One step as a sentence, e.g. `client 2 sends {"type":"join"}`. */
+export function describeStep(step: Step, defaultPath: string): string {
+  switch (step.kind) {
+    case 'connect':
+      return `client ${step.client} connects to ${describePlan(step.plan, defaultPath)}${delayNote(Object.entries(step.delays))}`;
+    case 'send':
+      return `client ${step.client} sends ${describeMessage(step.message)}${delayNote([['onData', step.onDataDelay]])}`;
+    case 'close':
+      return step.code === null
+        ? `client ${step.client} closes with an empty close frame (no code: 1005)`
+        : `client ${step.client} closes with ${step.code}${step.reason === '' ? '' : ` ${JSON.stringify(step.reason)}`}`;
+    case 'drop':
+      return `client ${step.client} drops the TCP connection (no close frame)`;
+    case 'wait':
+      return `nobody does anything for ${step.ms} ms`;
+    case 'stop':
+      return 'server.stop() is called (not awaited; the steps go on)';
+  }
+}
