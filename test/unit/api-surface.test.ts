@@ -35,6 +35,6 @@ describe('API surface', () => {
   it('wsactor/internals has the machine protocol, and package.json exports it', () => {
     expect(Object.keys(internals).sort()).toEqual(['STATE_OF_COMMAND', 'closeCodeFor', 'closeCodeForWsError', 'connectionMachine', 'initialContext']);
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
-    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './cluster', './internals', './observe', './redis']);
+    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './cluster', './internals', './observe', './redis', './testing']);
   });
 });
