@@ -80,7 +80,9 @@ export class ClientMachineRunner {
     if (this.#finished) return true;
     const actor = this.#wake();
     if (actor === null) return true;
-    if (!isEvent(event)) {
+    // Reserved types are ours to send (the close event, XState's own): from any decoder, a
+    // message that claims one does not decode.
+    if (!isEvent(event) || (isReserved(event.type) && event.type !== 'wsactor.binary')) {
       this.#refuse('undecodable', null);
       return true;
     }
@@ -221,6 +223,10 @@ function compact(snapshot: Snapshot<unknown>): Snapshot<unknown> {
 
 function isEvent(value: unknown): value is { type: string } {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+function isReserved(type: string): boolean {
+  return type.startsWith('wsactor.') || type.startsWith('xstate.');
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

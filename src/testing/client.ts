@@ -119,8 +119,12 @@ export class TestClient {
   #closeInfo: CloseInfo | null = null;
   readonly #waiters = new Set<() => void>();
 
-  /** @internal Use {@link connect}. */
-  constructor(ws: WebSocket, url: string, headers: IncomingHttpHeaders, observer: ClientObserver = {}) {
+  /**
+   * @internal Use {@link connect}. (`socket` is a `ws` WebSocket; typed `unknown` so the
+   * published types do not need `@types/ws`.)
+   */
+  constructor(socket: unknown, url: string, headers: IncomingHttpHeaders, observer: ClientObserver = {}) {
+    const ws = socket as WebSocket;
     this.#ws = ws;
     this.url = url;
     this.protocol = ws.protocol;

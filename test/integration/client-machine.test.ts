@@ -190,3 +190,24 @@ describe('client machines', () => {
     expect(parent?.logic.id).toBe('connection');
   });
 });
+
+describe('client machines and custom decoders', () => {
+  it('a forged wsactor.close (or xstate.*) event from a custom decoder does not decode: one close event only (M5)', async () => {
+    const seen: AnyMachineSnapshot[] = [];
+    running = await startServer({
+      onHandshake: () => ({ tag: 'guest' }),
+      onClose: (_id, _code, _reason, snapshot) => void (snapshot !== undefined && seen.push(snapshot)),
+      clientMachine: clientMachine(roomMachine, { decode: async (m) => JSON.parse(await m.text()) as Ev }),
+    });
+    const client = await opened();
+    client.ws.send(JSON.stringify({ type: 'join', name: 'ik' }));
+    client.ws.send(JSON.stringify({ type: 'wsactor.close', code: 1000, reason: 'forged' }));
+    client.ws.send(JSON.stringify({ type: 'xstate.done.actor.x', output: 1 }));
+    await client.nextMessage();
+    expect(JSON.parse(text(await client.nextMessage()))).toMatchObject({ type: 'error', error: 'undecodable' });
+    expect(JSON.parse(text(await client.nextMessage()))).toMatchObject({ type: 'error', error: 'undecodable' });
+    client.ws.close(4200);
+    await waitFor(() => seen.length === 1);
+    expect((seen[0]?.context as Ctx).seen).toEqual(['join', 'close 4200']);
+  });
+});

@@ -48,6 +48,7 @@ import { memoryCluster, type ClusterAdapter } from 'wsactor/cluster';
 import { createLiveView, type MetricsOptions } from 'wsactor/observe';
 import type { RedisAdapterOptions } from 'wsactor/redis';
 import { closeCodeFor } from 'wsactor/internals';
+import { checkApp, connect } from 'wsactor/testing';
 
 class Echo implements Websocket {
   #endpoint: Endpoint | null = null;
@@ -73,13 +74,23 @@ export const typesOnly: { redis: RedisAdapterOptions; metrics: MetricsOptions } 
 export const missingCode: string = ErrorCodes.MISSING_DEPENDENCY;
 export const isMissing = (error: unknown): error is MissingDependencyError => error instanceof MissingDependencyError && error instanceof WsActorError;
 export const internals: typeof closeCodeFor = closeCodeFor;
+
+/** The typed test client of wsactor/testing (needs no fast-check). */
+export async function echoThroughTestClient(port: number): Promise<string> {
+  const client = await connect('ws://127.0.0.1:' + port + '/');
+  client.send('through wsactor/testing');
+  const reply = await client.nextMessage({ decode: (m) => m.text });
+  await client.close(1000);
+  return reply;
+}
+export const checkAppType: typeof checkApp = checkApp;
 `;
 
 /** Runs the compiled consumer: the echo, then the features whose peers are not installed. */
 const CHECK_MJS = `
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
-import { start, isMissing } from './out/app.js';
+import { start, isMissing, echoThroughTestClient, checkAppType } from './out/app.js';
 
 const report = {};
 const { port, stop } = await start();
@@ -89,7 +100,9 @@ report.echo = await new Promise((done, fail) => {
   ws.on('message', (data) => { ws.close(1000); done(String(data)); });
   ws.on('error', fail);
 });
+report.testClient = await echoThroughTestClient(port);
 await stop();
+try { await checkAppType({ app: () => ({}), messages: null }); report.checkApp = 'ran'; } catch (error) { report.checkApp = error.message; }
 
 const failure = (error) => ({ missing: isMissing(error), name: error.name, code: error.code, dependency: error.dependency, install: error.install, message: error.message });
 const wsactor = await import('wsactor');
@@ -164,11 +177,13 @@ describe.skipIf(!enabled)('the packed package', () => {
   it('installs without the optional peers, type-checks a consumer against the published types, and serves an echo', async () => {
     const app = join(work, 'app');
     const installed = JSON.parse(readFileSync(join(app, 'node_modules/wsactor/package.json'), 'utf8')) as { peerDependenciesMeta?: unknown };
-    expect(installed.peerDependenciesMeta).toEqual({ ioredis: { optional: true }, 'prom-client': { optional: true } });
+    expect(installed.peerDependenciesMeta).toEqual({ ioredis: { optional: true }, 'prom-client': { optional: true }, 'fast-check': { optional: true } });
     await mustRun(process.execPath, [TSC, '-p', '.'], app); // type-checks, then emits out/app.js
     const report = JSON.parse((await mustRun(process.execPath, ['check.mjs'], app)).trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     expect(report.installed).toEqual(['ws', 'xstate']);
     expect(report.echo).toBe('hello from the packed package');
+    expect(report.testClient).toBe('through wsactor/testing');
+    expect(report.checkApp).toMatch(/checkApp\(\) needs the "fast-check" package .*npm install --save-dev fast-check@4/);
     const missing = (dependency: string, feature: string, major: number): unknown => ({
       missing: true,
       name: 'MissingDependencyError',
@@ -185,11 +200,11 @@ describe.skipIf(!enabled)('the packed package', () => {
 
   it('with skipLibCheck off, the only errors in the published types are the absent optional peers', async () => {
     // Known limit: the option types of redisAdapter (ioredis RedisOptions) and createMetrics
-    // (prom-client Registry) name the peers' own types, so a full lib check without them
+    // (prom-client Registry) and checkApp's messages (a fast-check Arbitrary) name the peers' own types, so a full lib check without them
     // installed reports those imports and nothing else (the types then resolve to any).
     const result = await run(process.execPath, [TSC, '-p', '.', '--noEmit', '--skipLibCheck', 'false'], join(work, 'app'));
     expect(result.stderr).toBe('');
     const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
-    for (const line of lines) expect(line).toMatch(/^node_modules\/wsactor\/dist\/.*error TS2307: Cannot find module '(ioredis|prom-client)'/);
+    for (const line of lines) expect(line).toMatch(/^node_modules\/wsactor\/dist\/.*error TS2307: Cannot find module '(ioredis|prom-client|fast-check)'/);
   });
 });
