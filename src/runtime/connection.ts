@@ -4,9 +4,9 @@
  * in ClientSocket (its base class: one object per connection). Data messages bypass the actor
  * (one event costs ~5 µs; see docs).
  */
-import type { Actor, AnyActorRef } from 'xstate';
+import type { Actor, AnyActorRef, AnyMachineSnapshot } from 'xstate';
 import type { WebSocket } from 'ws';
-import { isSendableCloseCode, type CloseCause } from '../close-codes.js';
+import type { CloseCause } from '../close-codes.js';
 import type { ClientInfo } from '../endpoint/client-info.js';
 import { HookError } from '../errors.js';
 import {
@@ -26,7 +26,6 @@ import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { callHook } from './hooks.js';
 import { callOnData } from './on-data.js';
-import { ClientMachineRunner, type RunnerHost } from './client-machine-runner.js';
 import type { Endpoint } from '../endpoint/types.js';
 import type { Message } from './message.js';
 import { STATE_OF_COMMAND, type HookTiming, type LifecycleState, type LifecycleStream } from './lifecycle-events.js';
@@ -59,7 +58,7 @@ const AWAITS_DRAINED = 4;
 const AWAITS_SOCKET_GONE = 8;
 const AWAITS_CLOSED = 16;
 
-export class Connection extends ClientSocket implements RunnerHost {
+export class Connection extends ClientSocket {
   /** The live actor, or null while hibernated (idle in `open.ready`). */
   #actor: Actor<ConnectionMachine> | null = null;
   protected declare readonly host: ConnectionHost;
@@ -68,8 +67,6 @@ export class Connection extends ClientSocket implements RunnerHost {
   /** AWAITS_* bits: set by a command, cleared when the event is sent. */
   #awaiting = 0;
   #lastHook: HookTiming | null = null;
-  /** The app's per-client machine, from `onOpen` settled until `onClose` (null without one). */
-  #machine: ClientMachineRunner | null = null;
   /** Used by the hibernation queue. */
   hibernateAt = 0;
 
@@ -152,7 +149,7 @@ export class Connection extends ClientSocket implements RunnerHost {
   hibernate(): void {
     if (this.lifecycle !== 'open.ready') return;
     // The client machine (the connection actor's child) goes first; busy, both stay awake.
-    if (this.#machine !== null && !this.#machine.hibernate()) {
+    if (!this.hibernateMachine()) {
       this.host.services.hibernation.add(this);
       return;
     }
@@ -285,71 +282,37 @@ export class Connection extends ClientSocket implements RunnerHost {
     this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
     if (outcome.ok) {
       this.#report(AWAITS_OPENED, { type: 'conn.opened' });
-      this.#startMachine(data);
+      this.startMachine(data);
     } else this.#hookFailed('onOpen', outcome.error);
     inbound.openSettled();
   }
 
   deliver(message: Message): boolean | PromiseLike<unknown> {
-    const machine = this.#machine;
-    if (machine === null) return callOnData(this.host.app, this, message, this.host.stats.onDataTimed);
-    try {
-      return machine.deliver(message);
-    } catch (error) {
-      this.deliveryFailed(error);
-      return false;
-    }
+    return callOnData(this.host.app, this, message, this.host.stats.onDataTimed);
   }
 
-  #startMachine(handshake: unknown): void {
-    const config = this.host.app.clientMachine;
-    if (config === undefined) return;
-    this.#machine = new ClientMachineRunner(config, this, { clientId: this.id, handshake });
-    this.#machine.start();
+  // The client machine's steps: none here (see MachineConnection, for apps with a clientMachine).
+  /** `onOpen` settled: start the client machine. */
+  protected startMachine(_handshake: unknown): void {}
+
+  /** False while the client machine cannot hibernate (busy). */
+  protected hibernateMachine(): boolean {
+    return true;
   }
 
-  // RunnerHost: what the client machine's runner needs from its connection.
-  machineEndpoint(): Endpoint {
-    return this.host.endpoint;
+  /** The close began and all was delivered: the machine's close event and stop; its final snapshot. */
+  protected finishMachine(_code: number, _reason: string): AnyMachineSnapshot | undefined {
+    return undefined;
   }
 
-  machineLifecycle(): LifecycleStream {
-    return this.host.lifecycle;
-  }
-
-  machineNow(): number {
-    return this.host.options.clock.now();
-  }
-
-  machineParent(): AnyActorRef {
+  /** The connection actor, woken if hibernated (the client machine's parent). */
+  protected wakeActor(): AnyActorRef {
     return this.#wake(true);
   }
 
-  machineFailed(error: unknown): void {
-    this.#hookFailed('clientMachine', error);
-  }
-
-  machineFinished(code: number, reason: string): void {
-    const sendable = isSendableCloseCode(code);
-    if (!sendable) this.host.options.logger.error(`client machine of client ${this.id} ended with unsendable close code ${code}; closing with 1011`);
-    this.beginClose(sendable ? { kind: 'app', code, reason } : { kind: 'hook-failed', hook: 'clientMachine' });
-  }
-
-  /** The app's policy closes: like endpoint.close, what waits is dropped (counted). */
-  machineRefused(reason: string): void {
-    this.beginClose({ kind: 'app', code: 1008, reason });
-  }
-
-  machineIdle(): void {
-    if (this.lifecycle === 'open.ready') this.host.services.hibernation.add(this);
-  }
-
-  protected override machineState(): string | null {
-    return this.#machine?.state ?? null;
-  }
-
-  protected override messagesRejected(): number {
-    return this.#machine?.rejected ?? 0;
+  /** A hook (or the client machine) failed: logged; the machine closes with 1011 or halts delivery. */
+  protected hookFailed(hook: string, error: unknown): void {
+    this.#hookFailed(hook, error);
   }
 
   deliveryFailed(error: unknown): void {
@@ -413,7 +376,7 @@ export class Connection extends ClientSocket implements RunnerHost {
   async #notifyClose(code: number, reason: string): Promise<void> {
     const app = this.host.app;
     // M4: the close event, then the machine stops, once, before onClose (which gets its final snapshot).
-    const final = this.#machine?.finish(code, reason);
+    const final = this.finishMachine(code, reason);
     if (app.onClose !== undefined) {
       const started = performance.now();
       const outcome = await callHook(() => app.onClose?.(this.id, code, reason, final));

@@ -18,6 +18,7 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../opt
 import { checkTlsReload, type TlsOptions } from '../tls.js';
 import type { Websocket } from '../types.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { MachineConnection } from './machine-connection.js';
 import type { HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
@@ -329,7 +330,9 @@ export class WsActorServer<H = unknown> {
   }
 
   #admit(req: IncomingMessage, socket: Duplex, head: Buffer, subprotocols: string[]): void {
-    const conn = new Connection(this.#endpoint.nodeId * NODE_ID_SHIFT + nextClientId++, this.#host, { req, socket, head, subprotocols });
+    const id = this.#endpoint.nodeId * NODE_ID_SHIFT + nextClientId++;
+    const upgrade = { req, socket, head, subprotocols };
+    const conn = this.#app.clientMachine === undefined ? new Connection(id, this.#host, upgrade) : new MachineConnection(id, this.#host, upgrade);
     this.#live.add(conn);
     this.#withSocket.add(conn);
     conn.start();
