@@ -7,6 +7,7 @@
 import type { Arbitrary } from 'fast-check';
 import type { Websocket } from '../types.js';
 import { checkRun, type HookFailure, type Violation } from './checks.js';
+import { isMachineMessages, machineArbitraries, type MachineMessages } from './machine.js';
 import { formatFailure } from './report.js';
 import { runScenario, type RunOutcome, type RunServerOptions } from './run.js';
 import { scenarioArbitrary, type ClientMessage, type ConnectPlan, type FastCheck, type Scenario } from './scenario.js';
@@ -23,8 +24,11 @@ export type Invariant<A> = (run: AppRun<A>) => boolean | string | void | Promise
 export interface CheckAppOptions<A extends Websocket<unknown>> {
   /** Makes a fresh app for each run (the instance your invariants get as `run.app`). */
   readonly app: () => A;
-  /** What clients send: your app's protocol (a string is a text frame, bytes a binary frame). */
-  readonly messages: Arbitrary<ClientMessage>;
+  /**
+   * What clients send: your app's protocol (a string is a text frame, bytes a binary frame); or,
+   * for an app with a `clientMachine`, `fromMachine({ payloads })`: its events and paths to its states.
+   */
+  readonly messages: Arbitrary<ClientMessage> | MachineMessages;
   /** How clients connect: path, query, headers, subprotocols. Default: the server's `path` (or `/`) and nothing else. */
   readonly connect?: Arbitrary<ConnectPlan>;
   /**
@@ -160,8 +164,20 @@ export async function checkApp<A extends Websocket<unknown>>(options: CheckAppOp
   const path = process.env.FC_PATH ?? options.path;
   const numRuns = envNumber('FC_RUNS') ?? options.numRuns ?? 100;
   const serverOptions = options.server ?? {};
+  let messages: Arbitrary<ClientMessage>;
+  let paths: Arbitrary<readonly ClientMessage[]> | null = null;
+  if (isMachineMessages(options.messages)) {
+    const config = options.app().clientMachine;
+    if (config === undefined) throw new Error('checkApp(): messages: fromMachine() needs an app with a clientMachine');
+    const derived = machineArbitraries(fc, config, options.messages);
+    messages = derived.messages;
+    paths = derived.paths;
+  } else {
+    messages = options.messages;
+  }
   const arbitrary = scenarioArbitrary(fc, {
-    messages: options.messages,
+    messages,
+    paths,
     connect: options.connect ?? fc.constant({}),
     maxClients: options.maxClients ?? 3,
     maxSteps: options.maxSteps ?? 12,

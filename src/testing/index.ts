@@ -10,6 +10,7 @@
  */
 export { checkApp, AppCheckError, type CheckAppOptions, type CheckAppReport, type Invariant } from './check-app.js';
 export type { HookFailure, Violation } from './checks.js';
+export { fromMachine, type FromMachineOptions, type MachineMessages, type MachineStep } from './machine.js';
 export type { RunServerOptions } from './run.js';
 export type { ClientMessage, ConnectPlan, HookDelays, Scenario, Step } from './scenario.js';
 export type { AppRun, ConnectionRecord, EndpointCall, EndpointMethod, HookCall, HookName, SentMessage, TraceEvent } from './trace.js';

@@ -9,7 +9,9 @@ import type { ServerOptions } from '../options.js';
 import type { Logger } from '../runtime/logger.js';
 import { createServer } from '../runtime/server.js';
 import type { Websocket } from '../types.js';
+import { Message } from '../runtime/message.js';
 import { HandshakeRejectedError, openClient, type TestClient } from './client.js';
+import { MachineWatch, type MachineStep } from './machine.js';
 import { describeMessage, describeStep, type Scenario } from './scenario.js';
 import { Recorder, type AppRun, type ConnectionEntry, type HookName } from './trace.js';
 import { CONNECTION_HEADER, RecordingApp } from './wrap.js';
@@ -40,6 +42,44 @@ export interface RunOutcome<A> extends AppRun<A> {
   /** Per step (1-based): what happened when it ran, e.g. "skipped: client 2 has no open connection". */
   readonly notes: ReadonlyMap<number, string>;
   readonly defaultPath: string;
+  /** For an app with a `clientMachine`: what its clients' machines did; else null. */
+  readonly machine: MachineOutcome | null;
+}
+
+/** What the client machines of a run did (see {@link MachineWatch}). */
+export interface MachineOutcome {
+  /** Each event a message became, as the machine took it, in order. */
+  readonly steps: readonly MachineStep[];
+  /** Client ids whose machine ended by itself (a final state, or an error). */
+  readonly ended: ReadonlySet<number>;
+  /** `messages_rejected` of each client when its `onClose` began. */
+  readonly rejected: ReadonlyMap<number, number>;
+  /** Per connection label: what the app's `decode` makes of each message the client sent (stable JSON), or null where it does not decode. */
+  readonly decoded: ReadonlyMap<string, readonly (string | null)[]>;
+}
+
+/** JSON with object keys sorted, so two equal events compare equal. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    if (Buffer.isBuffer(v)) return { bytes: v.toString('hex') };
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+}
+
+/** What the runtime makes of a message for the machine: the decoded event, or null (undecodable, or a reserved type). */
+async function decodeLikeTheRuntime(decode: (message: Message) => unknown, sent: string | Uint8Array): Promise<string | null> {
+  const bytes = typeof sent === 'string' ? Buffer.from(sent, 'utf8') : Buffer.from(sent);
+  let event: unknown;
+  try {
+    event = await decode(new Message([bytes], typeof sent !== 'string'));
+  } catch {
+    return null;
+  }
+  if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') return null;
+  const type = (event as { type: string }).type;
+  if ((type.startsWith('wsactor.') && type !== 'wsactor.binary') || type.startsWith('xstate.')) return null;
+  return stableJson(event);
 }
 
 function errorText(error: unknown): string {
@@ -82,7 +122,17 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     if (d === undefined) return 0;
     return hook === 'onData' ? (d.onData[index] ?? 0) : d[hook];
   };
-  const recording = new RecordingApp(app, rec, delayOf);
+  const config = app.clientMachine;
+  const watch =
+    config === undefined
+      ? null
+      : new MachineWatch(config.machine, () => rec.next(), (clientId, text) => rec.add({ kind: 'client', connection: rec.labelOf(clientId) ?? `id ${clientId}`, text }));
+  const rejected = new Map<number, number>();
+  let serverRef: { endpoint: { getLocalInfo(id: number): { messages_rejected: number } | undefined } } | null = null;
+  const recording = new RecordingApp(app, rec, delayOf, (clientId) => {
+    const info = serverRef?.endpoint.getLocalInfo(clientId);
+    if (info !== undefined) rejected.set(clientId, info.messages_rejected);
+  });
   const userLogger = userOptions.logger;
   const logger: Logger = {
     error: (message, error) => {
@@ -103,7 +153,17 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     port: 0,
     logger,
   };
+  if (watch !== null) {
+    const user = userOptions.inspect;
+    options.inspect = (event) => {
+      watch.inspect(event);
+      if (typeof user === 'function') user(event);
+      else user?.next?.(event);
+    };
+  }
   const server = createServer(recording.websocket(), options);
+  serverRef = server;
+  if (watch !== null) watch.endpoint = server.endpoint;
   server.lifecycle.subscribe((event) => {
     if (event.kind === 'connection' && event.from === null) recording.admitted(event.clientId);
   });
@@ -247,6 +307,17 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
   await tick();
   process.off('unhandledRejection', onUnhandled);
 
+  let machine: MachineOutcome | null = null;
+  if (watch !== null && config !== undefined) {
+    const decoded = new Map<string, (string | null)[]>();
+    for (const connection of rec.connections) {
+      const list: (string | null)[] = [];
+      for (const sent of connection.sent) list.push(await decodeLikeTheRuntime(config.decode, sent.message));
+      decoded.set(connection.label, list);
+    }
+    machine = { steps: watch.steps, ended: watch.ended, rejected, decoded };
+  }
+
   return {
     app,
     scenario,
@@ -254,6 +325,7 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     hookCalls: rec.hookCalls,
     endpointCalls: rec.endpointCalls,
     events: rec.events,
+    machineSteps: machine?.steps ?? [],
     connectionOf: (clientId) => rec.connectionOf(clientId),
     concurrency: options.concurrency ?? 1,
     hasClientMachine: app.clientMachine !== undefined,
@@ -268,5 +340,6 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     unhandledRejections: unhandled,
     notes,
     defaultPath,
+    machine,
   };
 }

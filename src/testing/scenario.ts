@@ -51,6 +51,8 @@ export interface ScenarioShape {
   readonly maxHookDelayMs: number;
   /** Generate `server.stop()` steps in the middle of scenarios. */
   readonly stopSteps: boolean;
+  /** Message sequences one client sends one after the other (paths through a client machine), or null. */
+  readonly paths?: Arbitrary<readonly ClientMessage[]> | null;
 }
 
 /**
@@ -91,13 +93,29 @@ export function scenarioArbitrary(fc: FastCheck, shape: ScenarioShape): Arbitrar
     { weight: 2, arbitrary: wait },
     { weight: shape.stopSteps ? 1 : 0, arbitrary: stop },
   );
+  const paths = shape.paths ?? null;
+  if (paths === null) {
+    return fc
+      .record({
+        steps: fc.array(step, { minLength: 1, maxLength: Math.max(1, shape.maxSteps) }),
+        onStartDelay: delay,
+        onStopDelay: delay,
+      })
+      .map((scenario) => ({ ...scenario, steps: renumberClients(scenario.steps) }));
+  }
+  // A path is one client's messages in a row (shrinking drops it whole, or moves to a shorter path).
+  // It begins with a connect, so the path starts where the machine starts.
+  const path = fc
+    .record({ connect, messages: paths })
+    .map(({ connect: start, messages }): Step[] => [start, ...messages.map((message): Step => ({ kind: 'send', client: start.client, message, onDataDelay: 0 }))]);
+  const group: Arbitrary<Step[]> = fc.oneof({ weight: 4, arbitrary: step.map((s) => [s]) }, { weight: 1, arbitrary: path });
   return fc
     .record({
-      steps: fc.array(step, { minLength: 1, maxLength: Math.max(1, shape.maxSteps) }),
+      steps: fc.array(group, { minLength: 1, maxLength: Math.max(1, Math.ceil(shape.maxSteps / 2)) }),
       onStartDelay: delay,
       onStopDelay: delay,
     })
-    .map((scenario) => ({ ...scenario, steps: renumberClients(scenario.steps) }));
+    .map((scenario) => ({ ...scenario, steps: renumberClients(scenario.steps.flat()) }));
 }
 
 /**

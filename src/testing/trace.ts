@@ -5,6 +5,7 @@
  * {@link AppRun}.
  */
 import type { ReceivedMessage, CloseInfo } from './client.js';
+import type { MachineStep } from './machine.js';
 import type { ClientMessage, ConnectPlan, Scenario } from './scenario.js';
 
 /** The app hooks the kit wraps. */
@@ -112,6 +113,8 @@ export interface AppRun<A> {
   readonly hookCalls: readonly HookCall[];
   readonly endpointCalls: readonly EndpointCall[];
   readonly events: readonly TraceEvent[];
+  /** For an app with a `clientMachine`: each event a client's message became, as its machine took it (empty otherwise). */
+  readonly machineSteps: readonly MachineStep[];
   /** The connection of a server client id, if a generated client made it. */
   connectionOf(clientId: number): ConnectionRecord | undefined;
 }

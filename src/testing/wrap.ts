@@ -52,6 +52,8 @@ export class RecordingApp {
     private readonly app: Websocket<unknown>,
     private readonly rec: Recorder,
     private readonly delayOf: DelayOf,
+    /** Called as the server invokes `onClose`, before anything else (the client is still known to the Endpoint). */
+    private readonly beforeClose: (clientId: number) => void = () => undefined,
   ) {}
 
   /** Lifecycle listener input: a connection was created (to: 'handshaking'). */
@@ -68,6 +70,7 @@ export class RecordingApp {
       onOpen: (clientId, data) => this.#run(this.#start('onOpen', clientId, null), () => app.onOpen?.(clientId, data)),
       onData: (clientId, message) => this.#data(clientId, message),
       onClose: (clientId, code, reason, machine) => {
+        this.beforeClose(clientId);
         const call = this.#start('onClose', clientId, null);
         call.close = { code, reason };
         return this.#run(call, () => (machine === undefined ? app.onClose?.(clientId, code, reason) : app.onClose?.(clientId, code, reason, machine)));
