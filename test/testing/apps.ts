@@ -15,12 +15,19 @@ export type Bug =
   /** onData starts the handling and returns at once (the promise is not returned). */
   | 'detached-ondata'
   /** onData reads `text` without checking it is there. */
-  | 'throws-on-missing-text';
+  | 'throws-on-missing-text'
+  /** `leave` forgets the client before closing it, and onClose assumes it is still known: onClose throws. */
+  | 'throws-in-onclose'
+  /** `claim` checks the seat is free, awaits the "database", then takes it: two clients' claims race. */
+  | 'claim-race';
 
 /** Client -> server messages of the room chat. */
-export type ChatIn = { type: 'say'; text?: string } | { type: 'who' } | { type: 'leave' };
+export type ChatIn = { type: 'say'; text?: string } | { type: 'who' } | { type: 'leave' } | { type: 'claim' };
 
-/** A chat with rooms (`?room=`): `say` goes to the room, `who` lists it, `leave` closes with 4000. */
+/**
+ * A chat with rooms (`?room=`): `say` goes to the room, `who` lists it, `leave` closes with
+ * 4000, `claim` asks for the one seat (the first to claim it holds it: `{"type":"claimed","ok":true}`).
+ */
 export class RoomChat implements Websocket<{ room: string }> {
   /** Per-client state: the room of each open client. */
   readonly members = new Map<number, string>();
@@ -28,6 +35,8 @@ export class RoomChat implements Websocket<{ room: string }> {
   readonly rooms = new Map<string, Set<number>>();
   /** Recipients the app counts as reached (what it would report to its users). */
   delivered = 0;
+  /** The client holding the seat, or null. */
+  seat: number | null = null;
   #endpoint: Endpoint | null = null;
 
   constructor(private readonly bug: Bug = 'none') {}
@@ -72,7 +81,18 @@ export class RoomChat implements Websocket<{ room: string }> {
     const room = this.members.get(clientId);
     if (room === undefined) return;
     if (parsed.type === 'leave') {
+      if (this.bug === 'throws-in-onclose') this.members.delete(clientId);
       await endpoint.close(clientId, 4000, 'left');
+    } else if (parsed.type === 'claim') {
+      if (this.bug === 'claim-race') {
+        if (this.seat === null) {
+          await sleep(5); // "is the seat free?" answered, the write comes later
+          this.seat = clientId;
+        }
+      } else {
+        this.seat ??= clientId;
+      }
+      await endpoint.send(JSON.stringify({ type: 'claimed', ok: this.seat === clientId }), clientId);
     } else if (parsed.type === 'who') {
       await endpoint.send(JSON.stringify({ type: 'who', ids: [...(this.rooms.get(room) ?? [])] }), clientId);
     } else if (parsed.type === 'say') {
@@ -87,6 +107,10 @@ export class RoomChat implements Websocket<{ room: string }> {
   }
 
   onClose(clientId: number): void {
+    if (this.bug === 'throws-in-onclose') {
+      const room = this.members.get(clientId) as string;
+      (this.rooms.get(room) as Set<number>).delete(clientId);
+    }
     const room = this.members.get(clientId);
     this.members.delete(clientId);
     if (room === undefined || this.bug === 'state-after-close') return;

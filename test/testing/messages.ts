@@ -28,3 +28,22 @@ export const countsOnlyConfirmedSends: Invariant<RoomChat> = ({ app, endpointCal
   const confirmed = endpointCalls.filter((c) => c.method === 'multicast').reduce((n, c) => n + c.sent.length, 0);
   return app.delivered === confirmed || `the app counted ${app.delivered} deliveries; the Endpoint confirmed ${confirmed}`;
 };
+
+/** The app never sends to a client that is gone (its id is no longer known to the server). */
+export const noSendToGoneClient: Invariant<RoomChat> = (run) => {
+  const { endpointCalls } = run;
+  for (const call of endpointCalls) {
+    const gone = call.failed.find((f) => f.code === 'WSA_ERR_UNKNOWN_CLIENT');
+    if (gone === undefined) continue;
+    const by = call.from === null ? 'outside any hook' : `by ${call.from.hook} of client ${call.from.connection ?? '?'}`;
+    const who = run.connectionOf(gone.clientId)?.label;
+    return `endpoint.${call.method}(${call.preview}) ${by} went to id ${gone.clientId}${who === undefined ? '' : ` (client ${who})`}, which is gone (WSA_ERR_UNKNOWN_CLIENT)`;
+  }
+  return true;
+};
+
+/** At most one client is ever told it holds the seat. */
+export const oneSeatHolder: Invariant<RoomChat> = ({ connections }) => {
+  const holders = connections.filter((c) => c.received.some((m) => !m.isBinary && m.text === '{"type":"claimed","ok":true}')).map((c) => `client ${c.label}`);
+  return holders.length <= 1 || `${holders.length} clients were told they hold the seat: ${holders.join(', ')}`;
+};

@@ -1,7 +1,7 @@
 /**
  * Proof that checkApp finds bugs: the room chat with one planted bug each must fail with a
  * report that names the bug, carries the seed and path, and lists the shrunk scenario as
- * numbered steps. Two are caught by the app's own invariants, two by the kit's generic checks.
+ * numbered steps. Some are caught by the app's own invariants, the others by the kit's generic checks.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { checkRun } from '../../src/testing/checks.js';
 import { AppCheckError, checkApp, type CheckAppOptions } from '../../src/testing/index.js';
 import { runScenario } from '../../src/testing/run.js';
 import { RoomChat, type Bug } from './apps.js';
-import { chatMessages, countsOnlyConfirmedSends, noStateForClosedClients } from './messages.js';
+import { chatMessages, countsOnlyConfirmedSends, noSendToGoneClient, noStateForClosedClients, oneSeatHolder } from './messages.js';
 
 async function reportFor(bug: Bug, options: Partial<CheckAppOptions<RoomChat>> = {}): Promise<AppCheckError> {
   const error = await checkApp({
@@ -97,4 +97,54 @@ describe('checkApp catches planted bugs', () => {
     // The trace shows the throw where it happened.
     expect(report.message).toContain("THREW TypeError: Cannot read properties of undefined (reading 'trim')");
   }, 20_000);
+
+  it('a room list that keeps a closed client\'s id, so later sends go to a client that is gone (the app\'s invariant)', async () => {
+    const report = await reportFor('state-after-close', {
+      invariants: { 'no send to a client that is gone': noSendToGoneClient },
+      messages: fc.oneof({ weight: 4, arbitrary: fc.constant('{"type":"say","text":"hi"}') }, { weight: 1, arbitrary: chatMessages }),
+    });
+    expect(report.message).toMatch(
+      /\[invariant "no send to a client that is gone"\] endpoint\.multicast\(\{"type":"said","from":\d+,"text":".*?"\}\) by onData of client [\d#]+ went to id \d+ \(client [\d#]+\), which is gone \(WSA_ERR_UNKNOWN_CLIENT\)/,
+    );
+    expect(report.message).toMatch(/endpoint\.multicast -> .*failed for .*\d+ \(WSA_ERR_UNKNOWN_CLIENT\)/);
+  }, 20_000);
+
+  it('an onClose that throws (the kit\'s check: no hook may throw unless allowed)', async () => {
+    const report = await reportFor('throws-in-onclose', {
+      invariants: {},
+      messages: fc.oneof(fc.constant('{"type":"leave"}'), fc.constant('{"type":"who"}')),
+    });
+    expect(report.message).toMatch(
+      /\[hook threw\] client 1: onClose of client 1 threw TypeError: Cannot read properties of undefined \(reading 'delete'\)/,
+    );
+    expect(report.message).toMatch(/\n {2}\d+\. client 1 sends "?\{"type":"leave"\}/);
+    expect(report.message).toMatch(/onClose\(client 1, id \d+\) THREW TypeError/);
+  }, 20_000);
+
+  it('a reply that depends on a race between two clients\' messages (the app\'s invariant)', async () => {
+    const report = await reportFor('claim-race', {
+      invariants: { 'one seat holder': oneSeatHolder },
+      messages: fc.oneof({ weight: 8, arbitrary: fc.constant('{"type":"claim"}') }, { weight: 1, arbitrary: chatMessages }),
+      maxClients: 2,
+    });
+    expect(report.message).toMatch(/\[invariant "one seat holder"\] 2 clients were told they hold the seat: client [\d#]+, client [\d#]+/);
+    // The steps: two connections claim (shrinking may keep them as client 1 and 2, or client 1 and its second connection 1#2).
+    expect(report.message.match(/\n {2}\d+\. client \d+ sends \{"type":"claim"\}/g)?.length).toBeGreaterThanOrEqual(2);
+    // The trace: both were told yes.
+    expect(report.message.match(/client [\d#]+: received \{"type":"claimed","ok":true\}/g)).toHaveLength(2);
+  }, 20_000);
+
+  it('the same app without the bugs passes the same checks', async () => {
+    await checkApp({
+      app: () => new RoomChat(),
+      messages: fc.oneof(fc.constant('{"type":"claim"}'), fc.constant('{"type":"leave"}'), chatMessages),
+      invariants: {
+        'no state for closed clients': noStateForClosedClients,
+        'counts only confirmed sends': countsOnlyConfirmedSends,
+        'no send to a client that is gone': noSendToGoneClient,
+        'one seat holder': oneSeatHolder,
+      },
+      numRuns: 100,
+    });
+  }, 30_000);
 });
