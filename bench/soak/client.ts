@@ -38,6 +38,8 @@ class Conn {
     opened: (ok: boolean) => void,
   ) {
     this.rec = { key, mode: kind === 'burst' ? 'burst' : 'final', worker: '?', sent: 0, answered: 0, orderErrors: 0, stateErrors: 0, bReceived: 0, bFirst: 0, bLast: 0, bGaps: [], bOrderErrors: 0, closeCode: 0, timedOut: false };
+    if (marking) this.rec.stopped = true;
+    all.add(this);
     const ws = (this.ws = new WebSocket(`${url}?k=${key}`, { ...clientOptions(address), handshakeTimeout: 15_000, maxPayload: 1 << 20 }));
     ws.once('upgrade', (res) => {
       const header = res.headers[WORKER_HEADER];
@@ -52,6 +54,7 @@ class Conn {
     ws.once('close', (code: number) => {
       const wasOpen = this.state !== 'connecting';
       this.state = 'done';
+      all.delete(this);
       this.rec.closeCode = code;
       if (!wasOpen) opened(false);
       else ended(this);
@@ -126,6 +129,7 @@ class Conn {
     const ok = await Promise.race([new Promise<boolean>((resolve) => (this.closed = () => resolve(true))), sleep(ms).then(() => false)]);
     if (!ok && !this.done) {
       this.rec.timedOut = true;
+      this.rec.clientReset = true;
       this.ws.terminate();
     }
   }
@@ -142,6 +146,7 @@ class Conn {
   drop(): void {
     this.rec.mode = 'drop';
     this.state = 'closing';
+    this.rec.clientReset = true;
     const s = this.socket;
     if (s !== undefined && typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
     else this.ws.terminate();
@@ -156,12 +161,17 @@ class Conn {
     await sleep(holdMs);
     if (!this.done) {
       this.state = 'closing';
+      this.rec.clientReset = true;
       this.ws.terminate();
     }
   }
 }
 
 let plan: LoadPlan | null = null;
+/** Every client not yet closed (connecting included): the ones a SIGSTOP catches. */
+const all = new Set<Conn>();
+/** Between stopMark and resumed: new clients are marked stopped too. */
+let marking = false;
 let url = '';
 let nextKey = 0;
 let nextAddress = 0;
@@ -269,19 +279,20 @@ async function garbage(): Promise<void> {
 }
 
 /** Stops reading, sends 128 KiB messages for 2.5 s (about 30 MiB), reads again; the server's outbound limit should close it. */
-async function slowReader(): Promise<void> {
+async function slowReader(mode = 'slow', sendMs = 2500): Promise<void> {
   const c = await open('hostile');
   if (c === null) return;
-  c.rec.mode = 'slow';
+  c.rec.mode = mode;
+  if (marking) c.rec.stopped = true;
   c.socket?.pause();
   const pad = ` ${'x'.repeat(128 * 1024)}`;
-  const until = performance.now() + 2500;
+  const until = performance.now() + sendMs;
   for (let i = 0; i < 400 && c.state === 'active' && performance.now() < until; i++) {
     c.send(pad);
     await sleep(8);
   }
   c.socket?.resume();
-  await c.closeClean('slow');
+  await c.closeClean(mode);
 }
 
 /** 400 messages in bursts of 50 every 20 ms (over the server's 100/s limit), then all answers, then a clean close. */
@@ -313,6 +324,19 @@ serve<ClientCommands>({
     return null;
   },
   totals: () => totals,
+  stopMark: async ({ big, bigLeadMs }) => {
+    marking = true;
+    for (const c of all) c.rec.stopped = true;
+    // Not awaited: they are still sending when the process stops.
+    for (let i = 0; i < big; i++) track(slowReader('stopped-slow', 1500));
+    await sleep(bigLeadMs);
+    for (const c of all) c.rec.stopped = true;
+    return { pid: process.pid, marked: all.size };
+  },
+  resumed: () => {
+    marking = false;
+    return { open: totals.open };
+  },
   burst: async ({ n, holdMs }) => {
     const started = performance.now();
     const conns = await Promise.all(Array.from({ length: n }, () => open('burst')));
@@ -329,6 +353,7 @@ serve<ClientCommands>({
     await Promise.race([Promise.allSettled([...background]), sleep(2000)]);
     for (const c of live) {
       c.rec.timedOut = true;
+      c.rec.clientReset = true;
       c.ws.terminate();
     }
     await sleep(200);

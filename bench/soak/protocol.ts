@@ -11,6 +11,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 
 export const WORKER_HEADER = 'x-soak-worker';
 export const ROOMS = 64;
@@ -87,6 +88,8 @@ export type ServerCommands = {
   broadcast: { req: { bseq: number }; res: BroadcastOutcome };
   /** Ledger entries of clients that closed since the last call (each handed out once). */
   ledger: { req: null; res: LedgerEntry[] };
+  /** Writes a V8 heap snapshot (after gc()) to `path`. */
+  snapshot: { req: { path: string }; res: { path: string; ms: number } };
 };
 
 export interface Request {
@@ -158,6 +161,14 @@ export class Sampler {
   }
 }
 
+/** The `snapshot` command: a heap snapshot after gc(). */
+export function snapshotTo({ path }: { path: string }): { path: string; ms: number } {
+  const started = performance.now();
+  (globalThis as { gc?: () => void }).gc?.();
+  writeHeapSnapshot(path);
+  return { path, ms: Math.round(performance.now() - started) };
+}
+
 /** One connection as its client process saw it. */
 export interface ClientRecord {
   key: string;
@@ -179,6 +190,10 @@ export interface ClientRecord {
   closeCode: number;
   /** True if the client gave up waiting (drain or close timed out). */
   timedOut: boolean;
+  /** Open (or opening) in a client process while it was stopped (SIGSTOP fault). */
+  stopped?: boolean;
+  /** The client reset or terminated the connection itself (churn drop, a timeout, the end). */
+  clientReset?: boolean;
 }
 
 export interface ClientTotals {
@@ -212,6 +227,14 @@ export type ClientCommands = {
   totals: { req: null; res: ClientTotals };
   /** 1,000 (or n) connections at once; they send for holdMs, then drain and close cleanly. */
   burst: { req: { n: number; holdMs: number }; res: { opened: number; failed: number; ms: number } };
+  /**
+   * Before a SIGSTOP of this process: starts `big` clients that stop reading and send 128 KiB
+   * messages (the server's outbound limit applies to them), marks every client open or opening
+   * (and those opened until `resumed`) as stopped; returns the pid and the count marked.
+   */
+  stopMark: { req: { big: number; bigLeadMs: number }; res: { pid: number; marked: number } };
+  /** After SIGCONT: stops marking new clients. */
+  resumed: { req: null; res: { open: number } };
   /** Stops churn, sending and hostiles; drains and closes every client; returns every record. */
   finish: { req: { drainMs: number }; res: ClientRecord[] };
 };

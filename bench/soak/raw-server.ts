@@ -5,7 +5,7 @@
  * outbound limit (raw `ws` has none). Alone (SOAK_STANDALONE=1) or as a node:cluster worker.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import { roomOf, Sampler, SERVER_SETTINGS, serveSoak, TAG, WORKER_HEADER, type LedgerEntry } from './protocol.js';
+import { roomOf, Sampler, SERVER_SETTINGS, serveSoak, snapshotTo, TAG, WORKER_HEADER, type LedgerEntry } from './protocol.js';
 
 interface Client {
   key: string;
@@ -113,6 +113,7 @@ serveSoak({
     }
     return { bseq, sent, failed: {}, unreachedNodes: 0 };
   },
+  snapshot: snapshotTo,
   ledger: () => {
     const out = ledger;
     ledger = [];

@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { Proc } from '../lib/ipc.js';
 import { sleep } from '../lib/protocol.js';
 import { buildSoakJs, soakJs } from './build.js';
 import { drawChart, type Fault, type Series } from './chart.js';
+import { heapGrowth, type Growth } from './heap-diff.js';
 import { addressesFor, isSoak, TAG, type BroadcastOutcome, type ClientCommands, type ClientRecord, type ClientTotals, type LedgerEntry, type ServerCommands, type ServerSample } from './protocol.js';
 import { reconcile } from './reconcile.js';
 
@@ -38,6 +39,8 @@ const { values } = parseArgs({
     'sample-ms': { type: 'string' },
     faults: { type: 'string', default: 'all' },
     burst: { type: 'string' },
+    'stop-s': { type: 'string' },
+    'heap-snapshot': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/soak-latest' },
   },
 });
@@ -60,6 +63,9 @@ const broadcastMs = num('broadcast-ms', values['broadcast-ms'], 2000);
 const sampleMs = num('sample-ms', values['sample-ms'], quick ? 2000 : 5000);
 const burstN = Math.round(num('burst', values.burst, quick ? 300 : 1000));
 const faultsOn = values.faults !== 'none';
+/** How long the SIGSTOP fault keeps one client process stopped: several heartbeat periods. */
+const stopS = num('stop-s', values['stop-s'], quick ? 12 : 15);
+const heapSnapshots = values['heap-snapshot'];
 const out = values.out;
 if (clients / procs > 15_000) throw new Error('too many clients per client process: raise --procs');
 if (clients / workers > 15_000) throw new Error('too many clients per worker: raise --workers');
@@ -88,6 +94,10 @@ let handle: ClusterHandle | null = null;
 let redis: TestRedis | null = null;
 let clientProcs: Proc<ClientCommands>[] = [];
 let stopping = false;
+/** The client process stopped by the SIGSTOP fault, while it is stopped. */
+let stoppedProc: Proc<ClientCommands> | null = null;
+let stoppedPid = 0;
+const lastTotals = new Map<Proc<ClientCommands>, ClientTotals>();
 const killedPids = new Set<string>();
 const unexpectedExits: string[] = [];
 let nextId = 1;
@@ -176,8 +186,35 @@ function forkRaw(): Worker {
   return w;
 }
 
+/** Every client process's totals; the stopped one's last known ones (it cannot answer). */
+function clientTotals(): Promise<(ClientTotals | null)[]> {
+  return Promise.all(
+    clientProcs.map((c) =>
+      c === stoppedProc
+        ? Promise.resolve(lastTotals.get(c) ?? null)
+        : c.request('totals', null, 10_000).then(
+            (t) => {
+              lastTotals.set(c, t);
+              return t;
+            },
+            () => null,
+          ),
+    ),
+  );
+}
+
+function continueStopped(): void {
+  if (stoppedPid === 0) return;
+  try {
+    process.kill(stoppedPid, 'SIGCONT');
+  } catch {
+    // gone
+  }
+}
+
 async function stopAll(): Promise<void> {
   stopping = true;
+  continueStopped();
   await Promise.allSettled(clientProcs.map((c) => c.stop()));
   clientProcs = [];
   if (standalone !== null && standalone.exitCode === null) {
@@ -194,6 +231,7 @@ async function stopAll(): Promise<void> {
 }
 
 process.on('exit', () => {
+  continueStopped();
   standalone?.kill('SIGKILL');
   for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
 });
@@ -232,7 +270,7 @@ async function sampleAll(): Promise<void> {
       }
     }),
   );
-  const totals = await Promise.all(clientProcs.map((c) => c.request('totals', null, 10_000).catch(() => null)));
+  const totals = await clientTotals();
   const sum = (f: (t: ClientTotals) => number): number => totals.reduce((a, t) => a + (t === null ? 0 : f(t)), 0);
   clientRows.push({ s, open: sum((t) => t.open), sent: sum((t) => t.sent), answered: sum((t) => t.answered), broadcasts: sum((t) => t.broadcasts) });
 }
@@ -293,7 +331,7 @@ async function faultKill(): Promise<void> {
   let backMs = -1;
   while (Date.now() < deadline) {
     await sleep(500);
-    const totals = await Promise.all(clientProcs.map((c) => c.request('totals', null, 10_000).catch(() => null)));
+    const totals = await clientTotals();
     const open = totals.reduce((a, x) => a + (x?.open ?? 0), 0);
     if (servers().length >= workers && open >= clients) {
       backMs = (since() - t) * 1000;
@@ -327,6 +365,88 @@ async function faultRedis(): Promise<void> {
   const unreached = during.filter((b) => b.unreachedNodes > 0).length;
   log(`redis: broadcasts complete again ${recoveredMs < 0 ? 'not within 60 s' : `${(recoveredMs / 1000).toFixed(1)} s after the stop`}; ${unreached} broadcast(s) with unreached nodes`);
   faults.push({ t, label: 'redis restart', report: { downMs: 3000, recoveredMs, broadcastsWithUnreachedNodes: unreached } });
+}
+
+/**
+ * One client process (not the hostile one) is stopped with SIGSTOP for `stopS` seconds: its
+ * sockets stop reading (and answering pings). Just before, two of its clients stop reading and
+ * send 128 KiB messages (the outbound limit's case); every client it has open is marked. Reported:
+ * the others' open count and answers/s before and during the stop, the time after SIGCONT until
+ * the process has its clients again; the server's side (close codes, what was counted or
+ * abandoned) comes from the accounting at the end.
+ */
+async function faultStop(): Promise<void> {
+  const idx = clientProcs.length - 1;
+  const victim = clientProcs[idx];
+  if (victim === undefined || idx === 0) return;
+  const others = clientProcs.filter((c) => c !== victim);
+  const othersNow = async (): Promise<{ open: number; answered: number; s: number }> => {
+    const t = await Promise.all(others.map((c) => c.request('totals', null, 10_000).catch(() => null)));
+    return { open: t.reduce((a, x) => a + (x?.open ?? 0), 0), answered: t.reduce((a, x) => a + (x?.answered ?? 0), 0), s: since() };
+  };
+  const rate = (a: { answered: number; s: number }, b: { answered: number; s: number }): number => Math.round((b.answered - a.answered) / Math.max(0.001, b.s - a.s));
+  const b0 = await othersNow();
+  await sleep(10_000);
+  const b1 = await othersNow();
+  const slowCloses = (): number => servers().reduce((x, srv) => x + (lastRow(srv.pid)?.slowCloses ?? 0), 0);
+  const slow0 = slowCloses();
+  const mark = await victim.request('stopMark', { big: 2, bigLeadMs: 400 }, 10_000);
+  const t = since();
+  stoppedProc = victim;
+  stoppedPid = mark.pid;
+  process.kill(mark.pid, 'SIGSTOP');
+  log(`fault: client process ${mark.pid} stopped (SIGSTOP) for ${stopS} s with ${mark.marked} clients (2 of them sending 128 KiB messages, not reading)`);
+  let openMin = Infinity;
+  const d0 = await othersNow();
+  let d1 = d0;
+  while (since() - t < stopS) {
+    await sleep(1000);
+    d1 = await othersNow();
+    openMin = Math.min(openMin, d1.open);
+  }
+  continueStopped();
+  stoppedPid = 0;
+  stoppedProc = null;
+  const tc = since();
+  faults.push({ t: tc, label: 'SIGCONT', report: { pid: mark.pid } });
+  await victim.request('resumed', null, 10_000).catch(() => null);
+  const target = Math.round(clients / procs);
+  let backMs = -1;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const v = await victim.request('totals', null, 10_000).catch(() => null);
+    if (v !== null && v.open >= target) {
+      backMs = Math.round((since() - tc) * 1000);
+      break;
+    }
+    await sleep(250);
+  }
+  const report = {
+    pid: mark.pid,
+    stopS,
+    clientsStopped: mark.marked,
+    others: { target: clients - target, openBefore: b1.open, openMinDuring: openMin, answersPerSBefore: rate(b0, b1), answersPerSDuring: rate(d0, d1) },
+    backMsAfterSigcont: backMs,
+    // Outbound-limit (1008 slow consumer) closes in the servers from just before the stop to
+    // the last sample now (the hostile slow reader adds about one per 20 s).
+    serverSlowConsumerCloses: slowCloses() - slow0,
+  };
+  log(`SIGCONT: others ${JSON.stringify(report.others)}; the stopped process has its ${target} clients again ${backMs < 0 ? 'not within 60 s' : `${(backMs / 1000).toFixed(1)} s after SIGCONT`}`);
+  faults.splice(faults.length - 1, 0, { t, label: `SIGSTOP client proc ${stopS} s`, report });
+}
+
+async function snapshots(when: 'before' | 'after'): Promise<void> {
+  mkdirSync('bench/results/raw', { recursive: true });
+  await Promise.all(
+    servers().map(async (s) => {
+      try {
+        const r = await ask(s, 'snapshot', { path: `bench/results/raw/soak-${s.pid}-${when}.heapsnapshot` }, 120_000);
+        log(`heap snapshot ${when}: ${r.path} (${r.ms} ms)`);
+      } catch (error) {
+        log(`heap snapshot ${when}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }),
+  );
 }
 
 // ---- verdicts --------------------------------------------------------------------------------
@@ -423,7 +543,10 @@ async function main(): Promise<void> {
     plan.push({ at: durationS * 0.3, run: faultBurst });
     if (workers > 1) plan.push({ at: durationS * 0.5, run: faultKill });
     if (workers > 1 && redis !== null) plan.push({ at: durationS * 0.7, run: faultRedis });
+    // Cluster: after the Redis restart; one process: where the kill would be.
+    plan.push({ at: durationS * (workers > 1 ? 0.8 : 0.5), run: faultStop });
   }
+  if (heapSnapshots) plan.push({ at: warmupS, run: () => snapshots('before') });
   const bTimer = setInterval(() => void broadcastOnce(), broadcastMs);
   let nextSample = since() + sampleMs / 1000;
   let lastLog = 0;
@@ -449,6 +572,7 @@ async function main(): Promise<void> {
   clearInterval(bTimer);
   await Promise.all(faultRuns);
   while (broadcastBusy) await sleep(50);
+  if (heapSnapshots) await snapshots('after');
 
   log('time is up: clients drain and close');
   const records: ClientRecord[] = (await Promise.all(clientProcs.map((c) => c.request('finish', { drainMs: 20_000 }, 60_000)))).flat();
@@ -522,13 +646,39 @@ async function main(): Promise<void> {
   verdicts.push({ name: 'errors', ok: errors === 0, line: `unhandled errors in the servers: ${errors}` });
   verdicts.push({ name: 'crashes', ok: unexpectedExits.length === 0, line: `server crashes not injected: ${unexpectedExits.length}${unexpectedExits.length > 0 ? ` (${unexpectedExits.join('; ')})` : ''}; injected: ${killedPids.size}` });
 
+  const stopFault = faults.find((f) => f.label.startsWith('SIGSTOP'));
+  if (stopFault !== undefined) stopFault.report.accounting = acc.stopped;
+
+  // Heap snapshots: where a heap slope is not flat (significantly above zero), what grew.
+  const heapGrowths: { pid: number; slope: string; totalBefore: number; totalAfter: number; growth: Growth[] }[] = [];
+  if (heapSnapshots) {
+    for (const w of perWorker) {
+      const [before, after] = (['before', 'after'] as const).map((when) => `bench/results/raw/soak-${w.pid}-${when}.heapsnapshot`);
+      const s = w.heapSlope;
+      if (s === null || w.killed || before === undefined || after === undefined || !existsSync(before) || !existsSync(after)) continue;
+      if (s.perTenMin - s.noise <= 0) {
+        log(`heap pid ${w.pid}: slope ${s.perTenMin} ± ${s.noise} MiB per 10 min is flat; snapshots not compared`);
+        continue;
+      }
+      try {
+        heapGrowths.push({ pid: w.pid, slope: `${s.perTenMin} ± ${s.noise}`, ...heapGrowth(before, after) });
+      } catch (error) {
+        log(`heap diff pid ${w.pid}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
   // ---- report ----
   console.log('');
-  console.log(`accounting: ${acc.sent} sent, ${acc.answered} answered; counted by the server: ${acc.serverCounted.dropped} dropped, replies failed ${JSON.stringify(acc.serverCounted.replyFailed)}; abandoned by resetting clients: ${acc.abandoned.beforeRead} before the server read them, ${acc.abandoned.answerUnread} answers unread; sent by the slow reader after the server closed it: ${acc.abandoned.afterServerClose}; on killed workers: ${acc.crash.unanswered} unanswered on ${acc.crash.connections} connections`);
+  console.log(`accounting: ${acc.sent} sent, ${acc.answered} answered; counted by the server: ${acc.serverCounted.dropped} dropped, replies failed ${JSON.stringify(acc.serverCounted.replyFailed)}; abandoned by resetting clients: ${acc.abandoned.beforeRead} before the server read them, ${acc.abandoned.answerUnread} answers unread; slow reader closed by the server: ${acc.abandoned.afterServerClose} sent after, ${acc.abandoned.slowAnswerUnread} answers unread; stopped clients closed by the server: ${acc.stopped.neverRead} never read, ${acc.stopped.answerUnread} answers unread; on killed workers: ${acc.crash.unanswered} unanswered on ${acc.crash.connections} connections`);
   console.log(`broadcasts: ${bseq} sent, ${acc.broadcasts.received} receipts, holes ${acc.broadcasts.holes} (${acc.broadcasts.explainedHoles} explained by a failed or unreached broadcast)`);
   console.log(`connections by how they ended: ${JSON.stringify(acc.closesByMode)}; server close codes: ${JSON.stringify(acc.serverCloseCodes)}; missing ledgers ${acc.missingLedgers}, ledgers without a client record ${acc.ledgersWithoutClient}`);
   for (const e of acc.examples.slice(0, 4)) console.log(`  loss example (${e.why}): ${JSON.stringify(e.record)} server ${JSON.stringify(e.ledger)}`);
   for (const f of faults) console.log(`fault at ${f.t.toFixed(0)} s, ${f.label}: ${JSON.stringify(f.report)}`);
+  for (const h of heapGrowths) {
+    console.log(`heap pid ${h.pid} (slope ${h.slope} MiB per 10 min): ${mib(h.totalBefore)} MiB before the churn phase, ${mib(h.totalAfter)} MiB after; grew most:`);
+    for (const g of h.growth) console.log(`  +${(g.bytes / 1024).toFixed(0)} KiB, ${g.count >= 0 ? '+' : ''}${g.count} ${g.name.slice(0, 80)}${g.retainers.length > 0 ? `; held by ${g.retainers.map((r) => `${r.via.slice(0, 60)} (+${(r.bytes / 1024).toFixed(0)} KiB)`).join(', ')}` : ''}`);
+  }
   for (const v of verdicts) console.log(`${v.ok ? 'ok  ' : 'FAIL'} ${v.line}`);
   console.log(`load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)}`);
 
@@ -570,12 +720,13 @@ async function main(): Promise<void> {
     node: process.version,
     cores: availableParallelism(),
     loadAverage: { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadAfter * 100) / 100 },
-    config: { server, quick, durationS, clients, workers, procs, rate, churn, broadcastMs, sampleMs, burst: burstN, faults: faultsOn, warmupS, seconds: Math.round(since()) },
+    config: { server, quick, durationS, clients, workers, procs, rate, churn, broadcastMs, sampleMs, burst: burstN, faults: faultsOn, stopS, heapSnapshots, warmupS, seconds: Math.round(since()) },
     verdicts: verdicts.map((v) => ({ ok: v.ok, line: v.line })),
     ok: failed.length === 0,
     accounting: { ...acc, examples: acc.examples.slice(0, 2) },
     broadcastsSent: bseq,
     faults,
+    heapGrowth: heapGrowths,
     workers: perWorker,
     // Downsampled: [s, rss MiB, heap MiB, external MiB, arrayBuffers MiB, fds, open, closing, eld p99 ms, delivered]
     samples: Object.fromEntries(

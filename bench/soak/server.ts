@@ -9,7 +9,7 @@
 import { runCluster } from '../../src/cluster/cluster.js';
 import { createServer, type WsActorServer } from '../../src/runtime/server.js';
 import type { Endpoint, HandshakeRequest, HandshakeResponse, Message, Websocket } from '../../src/index.js';
-import { roomOf, Sampler, SERVER_SETTINGS, serveSoak, TAG, WORKER_HEADER, type BroadcastOutcome, type LedgerEntry } from './protocol.js';
+import { roomOf, Sampler, SERVER_SETTINGS, serveSoak, snapshotTo, TAG, WORKER_HEADER, type BroadcastOutcome, type LedgerEntry } from './protocol.js';
 
 interface Client {
   key: string;
@@ -134,6 +134,7 @@ serveSoak({
     for (const f of result.failed) failed[f.error.code] = (failed[f.error.code] ?? 0) + 1;
     return { bseq, sent: result.sent.length, failed, unreachedNodes: result.unreachedNodes ?? 0 } satisfies BroadcastOutcome;
   },
+  snapshot: snapshotTo,
   ledger: () => {
     const out = ledger;
     ledger = [];
