@@ -86,7 +86,7 @@ export class RoomChat implements Websocket<{ room: string }> {
     } else if (parsed.type === 'claim') {
       if (this.bug === 'claim-race') {
         if (this.seat === null) {
-          await sleep(5); // "is the seat free?" answered, the write comes later
+          await sleep(25); // "is the seat free?" answered, the write comes later
           this.seat = clientId;
         }
       } else {

@@ -42,8 +42,9 @@ export const noSendToGoneClient: Invariant<RoomChat> = (run) => {
   return true;
 };
 
-/** At most one client is ever told it holds the seat. */
-export const oneSeatHolder: Invariant<RoomChat> = ({ connections }) => {
-  const holders = connections.filter((c) => c.received.some((m) => !m.isBinary && m.text === '{"type":"claimed","ok":true}')).map((c) => `client ${c.label}`);
+/** At most one client is ever told it holds the seat (the app's replies, whether or not they arrived before the close). */
+export const oneSeatHolder: Invariant<RoomChat> = (run) => {
+  const told = new Set(run.endpointCalls.filter((c) => c.method === 'send' && c.preview === '{"type":"claimed","ok":true}').flatMap((c) => c.clientIds ?? []));
+  const holders = [...told].map((id) => `client ${run.connectionOf(id)?.label ?? `id ${id}`}`);
   return holders.length <= 1 || `${holders.length} clients were told they hold the seat: ${holders.join(', ')}`;
 };
