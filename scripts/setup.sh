@@ -4,7 +4,8 @@
 #      machine runs no apt-get at all): for test/interop the python3 `websockets` and
 #      `wsproto` client libraries and a headless-capable Chromium; for the Redis cluster
 #      adapter tests `redis-server` (the tests start their own servers on free ports, so no
-#      system-wide Redis service is started);
+#      system-wide Redis service is started); `openssl` for the TLS tests' throwaway
+#      certificates;
 #   2. the exact npm dependencies from package-lock.json (`npm ci`).
 # Idempotent; safe to run again. Works as root without a TTY (CI runs it with no stdin);
 # as another user it uses `sudo -n` for apt-get when that works.
@@ -18,7 +19,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # --- Debian packages ------------------------------------------------------------------
-debian_packages=(python3-websockets python3-wsproto chromium redis-server)
+debian_packages=(python3-websockets python3-wsproto chromium redis-server openssl)
 
 is_installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
@@ -75,6 +76,10 @@ if ! /usr/bin/python3 -c 'import websockets, wsproto' 2>/dev/null; then
 fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "setup: /usr/bin/chromium is missing after installing the chromium package" >&2
+  exit 1
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "setup: openssl is missing after installing the openssl package" >&2
   exit 1
 fi
 if [ ! -x /usr/bin/redis-server ]; then
