@@ -87,8 +87,8 @@ Options:
       --live-view             serve the live view at /_wsactor on the observability port (default: off)
       --metrics               serve Prometheus metrics at /metrics on the observability port (default: off)
       --observe-host <addr>   observability address (default: ${DEFAULT_HOST}, never the network unless told)
-      --observe-port <n>      observability port, 0 picks a free one; with --workers each worker
-                              takes the first free port from <n> up (default: 0)
+      --observe-port <n>      observability port, 0 picks a free one; otherwise the first free port
+                              from <n> up (with --workers, each worker takes its own) (default: 0)
       --lifecycle-log <file>  append every lifecycle transition as a JSON line (with --workers,
                               every worker appends to the same file) (default: off)
       --stop-timeout <ms>     how long a stop waits for clients to close before cutting them

@@ -125,7 +125,8 @@ function closeHttp(http: HttpServer): Promise<void> {
 
 /** Listens on `port` (or, with `span` > 1, the first free one of `port` .. `port + span - 1`). */
 async function listenObserve(http: HttpServer, host: string, port: number, span: number, exclusive: boolean): Promise<number> {
-  const last = port === 0 ? 0 : Math.min(65535, port + span - 1);
+  // The first free port from `port` up (a bounded scan): workers, and anything else there, skip busy ones.
+  const last = port === 0 ? 0 : Math.min(65535, port + span - 1 + 100);
   for (let candidate = port; ; candidate++) {
     try {
       await new Promise<void>((resolve, reject) => {
@@ -183,9 +184,12 @@ async function attachObservers(server: WsActorServer<unknown>, args: CliArgs, in
   return close;
 }
 
-/** SIGHUP reloads --tls-cert and --tls-key into `server` (nothing is installed without them). */
+/** SIGHUP reloads --tls-cert and --tls-key into `server`; without them it is only noted (never fatal). */
 function reloadOnHangup(server: WsActorServer<unknown>, args: CliArgs, mod: AppModule): void {
-  if (args.tlsCert === undefined) return;
+  if (args.tlsCert === undefined) {
+    process.on('SIGHUP', () => complain('SIGHUP: nothing to reload (no --tls-cert/--tls-key); ignored'));
+    return;
+  }
   process.on('SIGHUP', () => {
     try {
       const tls = tlsOf(args, mod);
@@ -310,11 +314,10 @@ async function runClustered(args: CliArgs, mod: AppModule): Promise<number> {
     signalled = true;
     return 'signal' as const;
   });
-  if (args.tlsCert !== undefined) {
-    process.on('SIGHUP', () => {
-      for (const worker of handle.workers()) process.kill(worker.pid, 'SIGHUP');
-    });
-  }
+  process.on('SIGHUP', () => {
+    // Each worker reloads its TLS files, or notes that it has none.
+    for (const worker of handle.workers()) process.kill(worker.pid, 'SIGHUP');
+  });
   const stopOnSignal = signal.then(() => handle.stop());
   try {
     const ready = await handle.ready;

@@ -5,6 +5,7 @@
  * message a person can follow.
  */
 import type { Arbitrary } from 'fast-check';
+import { MissingDependencyError } from '../errors.js';
 import type { Websocket } from '../types.js';
 import { checkRun, type HookFailure, type Violation } from './checks.js';
 import { isMachineMessages, machineArbitraries, type MachineMessages } from './machine.js';
@@ -103,7 +104,7 @@ async function loadFastCheck(): Promise<FastCheck> {
     return (await import('fast-check')).default;
   } catch (error) {
     if ((error as NodeJS.ErrnoException | null)?.code === 'ERR_MODULE_NOT_FOUND') {
-      throw new Error('checkApp() needs the "fast-check" package (an optional peer dependency of wsactor): run "npm install --save-dev fast-check@4"', { cause: error });
+      throw new MissingDependencyError('fast-check', 'checkApp()', 'npm install --save-dev fast-check@4');
     }
     throw error;
   }
