@@ -595,7 +595,10 @@ async function main(): Promise<void> {
   const pids = [...new Set(rows.map((r) => r.pid))];
   const perWorker = pids.map((pid) => {
     const mine = rows.filter((r) => r.pid === pid);
-    const steady = mine.filter((r) => r.s >= warmupS && r.s <= durationS);
+    // A worker that replaced a killed one has its own warm-up (JIT, old space, clients moving in).
+    const born = mine[0]?.s ?? 0;
+    const from = born < warmupS / 2 ? warmupS : born + warmupS;
+    const steady = mine.filter((r) => r.s >= from && r.s <= durationS);
     const heap = slope(steady.map((r) => [r.s, r.heapUsed / 2 ** 20, r.open]));
     const rss = slope(steady.map((r) => [r.s, r.rss / 2 ** 20, r.open]));
     const p99s = mine.filter((r) => r.s <= durationS && r.open > 0).map((r) => r.eldP99).sort((a, b) => a - b);
@@ -605,6 +608,7 @@ async function main(): Promise<void> {
       pid,
       killed: killedPids.has(String(pid)),
       samples: mine.length,
+      slopeFrom: Math.round(from),
       heapSlope: heap,
       rssSlope: rss,
       eldP99Median: p99s[Math.floor(p99s.length / 2)] ?? null,
@@ -631,7 +635,7 @@ async function main(): Promise<void> {
       verdicts.push({
         name: `${kind} slope ${w.pid}`,
         ok: !growing || !judged,
-        line: `${kind} slope pid ${w.pid} after ${warmupS} s warm-up, after gc(): ${s.perTenMin} ± ${s.noise} MiB per 10 min (${s.n} samples${conn}; limit ${limit}: ${growing ? 'GROWING' : flat ? 'flat' : 'not shown flat: noise too large'}${judged ? '' : w.killed ? '; killed worker, not judged' : '; run under 5 min, not judged'})`,
+        line: `${kind} slope pid ${w.pid} from ${w.slopeFrom} s (after ${warmupS} s warm-up${w.slopeFrom > warmupS ? ' of its own: a replacement worker' : ''}), after gc(): ${s.perTenMin} ± ${s.noise} MiB per 10 min (${s.n} samples${conn}; limit ${limit}: ${growing ? 'GROWING' : flat ? 'flat' : 'not shown flat: noise too large'}${judged ? '' : w.killed ? '; killed worker, not judged' : '; run under 5 min, not judged'})`,
       });
     }
     if (!w.killed && w.fds.baseline !== null && w.fds.final !== null) {
