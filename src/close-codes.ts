@@ -58,6 +58,15 @@ export function isSendableCloseCode(code: number): boolean {
   return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
 }
 
+/** A close frame's reason may hold this many bytes (RFC 6455 5.5: 125 of payload, 2 for the code). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `text` cut to what a close reason can hold, never inside a UTF-8 character. */
+export function clipCloseReason(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length <= MAX_CLOSE_REASON_BYTES ? text : bytes.subarray(0, MAX_CLOSE_REASON_BYTES).toString('utf8').replace(/\uFFFD$/, '');
+}
+
 /** Error code the receiver emits (on the socket's 'error' event) for an oversized frame (ours). */
 export const FRAME_TOO_LARGE = 'WSA_ERR_FRAME_TOO_LARGE';
 

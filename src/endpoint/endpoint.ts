@@ -16,7 +16,7 @@
  */
 import { nodeOf, type ClusterAdapter, type NodeReply, type NodeRequest } from '../cluster/adapter.js';
 import type { Logger } from '../runtime/logger.js';
-import { isSendableCloseCode } from '../close-codes.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../close-codes.js';
 import {
   ClientClosingError,
   describe,
@@ -51,7 +51,6 @@ export interface OutboundMessage {
 /** Open connections by id, owned by the runtime. */
 export type ClientDirectory = ReadonlyMap<number, ClientPort>;
 
-const MAX_CLOSE_REASON_BYTES = 123;
 /** Cluster faults are reported to the logger at most once per this many ms. */
 const FAULT_REPORT_MS = 10_000;
 

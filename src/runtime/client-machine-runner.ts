@@ -11,6 +11,7 @@
  * next message restores it (context and state exactly as they were).
  */
 import type { Actor, AnyActorRef, AnyMachineSnapshot, AnyStateMachine, Snapshot, Subscription } from 'xstate';
+import { clipCloseReason } from '../close-codes.js';
 import { encodeForClient, registerClientHandle, type ClientMachineConfig, type ClientMachineInput } from '../client-machine.js';
 import type { Endpoint } from '../endpoint/types.js';
 import { createChildActor, stopActor } from './actor-root.js';
@@ -38,7 +39,6 @@ export interface RunnerHost {
   machineIdle(): void;
 }
 
-const MAX_REASON_BYTES = 123;
 
 export class ClientMachineRunner {
   #actor: Actor<AnyStateMachine> | null = null;
@@ -190,7 +190,7 @@ export class ClientMachineRunner {
       return;
     }
     const what = eventType === null ? 'Undecodable message' : `Unexpected "${eventType}"`;
-    this.host.machineRefused(truncate(`${what} in state "${state}"`));
+    this.host.machineRefused(clipCloseReason(`${what} in state "${state}"`));
   }
 
   /** The actor is done or failed: forget it (a pending delivery settles). */
@@ -246,9 +246,4 @@ export function stateName(value: unknown): string {
 function closeOfOutput(output: unknown): { code: number; reason: string } {
   const { code, reason } = (typeof output === 'object' && output !== null ? output : {}) as { code?: unknown; reason?: unknown };
   return { code: typeof code === 'number' ? code : 1000, reason: typeof reason === 'string' ? reason : '' };
-}
-
-function truncate(text: string): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= MAX_REASON_BYTES ? text : bytes.subarray(0, MAX_REASON_BYTES).toString('utf8').replace(/\uFFFD$/, '');
 }

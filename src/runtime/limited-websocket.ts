@@ -8,10 +8,9 @@
  */
 import { WebSocket } from 'ws';
 
-import { FRAME_TOO_LARGE, TOO_BIG_ERROR_CODES } from '../close-codes.js';
+import { clipCloseReason, FRAME_TOO_LARGE, TOO_BIG_ERROR_CODES } from '../close-codes.js';
 import { receiverOf, type ReceiverInternals, type SocketInternals, type WriteCallback } from './ws-internals.js';
 
-const MAX_REASON_BYTES = 123;
 
 /** Takes the events of one `ws` socket directly, instead of listeners. */
 export interface WsEventSink {
@@ -100,7 +99,7 @@ export function limitedWebSocketClass(maxFrameSize: number): typeof WebSocket {
       // Called by ws itself right after a receiver error: say why, and use 1009 for "too big".
       if (error != null && code !== undefined && data === undefined && this.readyState === WebSocket.OPEN) {
         const status = error.code !== undefined && TOO_BIG_ERROR_CODES.has(error.code) ? 1009 : code;
-        super.close(status, truncate(error.message));
+        super.close(status, clipCloseReason(error.message));
         return;
       }
       super.close(code, data);
@@ -184,11 +183,6 @@ function textFrames(ws: WebSocket, whole: Buffer): Buffer | Buffer[] {
   let offset = 0;
   for (const length of lengths) frames.push(whole.subarray(offset, (offset += length)));
   return frames;
-}
-
-function truncate(text: string): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= MAX_REASON_BYTES ? text : bytes.subarray(0, MAX_REASON_BYTES).toString('utf8').replace(/\uFFFD$/, '');
 }
 
 /** The header of one unmasked, final server frame (RFC 6455 5.2) of `length` payload bytes. */

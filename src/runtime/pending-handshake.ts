@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { clipCloseReason } from '../close-codes.js';
 import type { Websocket } from '../types.js';
 import type { Clock } from './clock.js';
 import { createHandshakeRequest, HandshakeDecision, writeHttpRejection } from './handshake.js';
@@ -64,7 +65,7 @@ export class PendingHandshake {
     this.rejectStatus = status;
     const decision = this.decision;
     const body = decision?.rejection?.status === status ? decision.rejection.body : defaultBody(status);
-    this.rejectReason = clip(body);
+    this.rejectReason = clipCloseReason(body);
     writeHttpRejection(socket, status, body, decision?.headers ?? []);
   }
 
@@ -81,11 +82,6 @@ export class PendingHandshake {
     this.#timer = null;
     (socket ?? this.upgrade?.socket)?.off('close', this.onSocketClose);
   }
-}
-
-function clip(text: string): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= 123 ? text : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
 }
 
 function defaultBody(status: number): string {

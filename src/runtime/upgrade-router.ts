@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Clock } from './clock.js';
 import { writeHttpRejection } from './handshake.js';
+import { ignoreError } from './upgrade-gate.js';
 
 /** One attached wsactor server. */
 export interface UpgradeRoute {
@@ -36,7 +37,6 @@ export interface UpgradeSource {
 
 type CountedSocket = Duplex & { bytesWritten?: number };
 
-function ignoreError(): void {}
 
 class UpgradeRouter {
   readonly routes = new Set<UpgradeRoute>();

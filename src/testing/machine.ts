@@ -17,6 +17,7 @@ import { initialTransition, transition, type AnyActorRef, type AnyMachineSnapsho
 import { getShortestPaths } from 'xstate/graph';
 import { clientOf, type ClientMachineConfig } from '../client-machine.js';
 import type { Endpoint } from '../endpoint/types.js';
+import { stateName } from '../runtime/client-machine-runner.js';
 import type { ClientMessage, FastCheck } from './scenario.js';
 
 /** Options of {@link fromMachine}. */
@@ -68,14 +69,8 @@ export function clientEventTypes(machine: AnyStateMachine): string[] {
   return [...new Set(machine.root.events.map(String))].filter((type) => !isReserved(type)).sort();
 }
 
-/** `{ a: { b: 'c' } }` → `a.b.c` (as `machine_state`). */
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value !== 'object' || value === null) return String(value);
-  return Object.entries(value as Record<string, unknown>)
-    .map(([key, child]) => (child === undefined || (typeof child === 'object' && child !== null && Object.keys(child).length === 0) ? key : `${key}.${stateName(child)}`))
-    .join(',');
-}
+/** `{ a: { b: 'c' } }` → `a.b.c`: the runtime's own, as `machine_state` reports it. */
+export { stateName };
 
 /** What the runner generates from a {@link MachineMessages}. */
 export interface MachineArbitraries {
