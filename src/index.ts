@@ -73,48 +73,8 @@ export {
 } from './runtime/lifecycle-events.js';
 export type { InspectionObserver } from './options.js';
 export { ServerStats } from './runtime/stats.js';
-export {
-  createLiveView,
-  type LiveView,
-  type LiveViewOptions,
-  type LiveViewListenOptions,
-  type LiveViewSource,
-  type LiveViewSnapshot,
-  type LiveViewUpdate,
-  type ClientView,
-  type CloseView,
-  type RefusalView,
-  type LiveViewTotals,
-  type ConnectionEnd,
-  type TimelineEntry,
-  type MachineDiagram,
-  type MachineCounts,
-  type AppTimelineEntry,
-} from './observe/live-view.js';
-export { createMetrics, type WsActorMetrics, type MetricsOptions, type MetricsSource } from './observe/metrics.js';
-export {
-  nodeOf,
-  NODE_ID_SHIFT,
-  MAX_NODE_ID,
-  type ClusterAdapter,
-  type AdapterStats,
-  type Gathered,
-  type NodeRequest,
-  type NodeReply,
-  type RequestHandler,
-  type WireError,
-} from './cluster/adapter.js';
-export { memoryCluster, MemoryCluster, type MemoryAdapterOptions } from './cluster/memory-adapter.js';
+// The feature entries' names, exported here too (one list each, in src/entries).
+export * from './entries/observe.js';
+export * from './entries/cluster.js';
+// Not `export *` from the redis entry: importing it loads ioredis; this keeps it lazy.
 export { redisAdapter, type RedisAdapterOptions, type RedisAdapterStats, type RedisClusterAdapter } from './cluster/redis-adapter.js';
-export {
-  runCluster,
-  type ClusterOptions,
-  type ClusterHandle,
-  type ClusterReady,
-  type ClusterWorker,
-  type ForkedWorker,
-  type ClusterEvent,
-  type ClusterSetup,
-  type ClusterServerOptions,
-  type ClusterWorkerContext,
-} from './cluster/cluster.js';
