@@ -9,11 +9,11 @@
  *      npm start -- --lifecycle-log lifecycle.jsonl (every lifecycle transition, one JSON line each)
  */
 import { readFile } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runIfEntryPoint, stopOnSignals } from '../run-main.js';
 import { createLiveView, createMetrics, createServer, jsonLinesWriter } from '../../src/index.js';
 import { ChatApp } from './app.js';
 
@@ -183,39 +183,7 @@ async function main(): Promise<void> {
   if (running.liveViewPath !== null) console.log(`wsactor live view at http://${shown}:${running.port}${running.liveViewPath}, metrics at /metrics`);
   if (values['lifecycle-log'] !== undefined) console.log(`lifecycle log: ${values['lifecycle-log']}`);
 
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      console.error(`${signal} again, exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    console.log(`${signal} received, shutting down`);
-    running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('shutdown failed', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  stopOnSignals(running);
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+runIfEntryPoint(import.meta.url, main);

@@ -10,11 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runIfEntryPoint, stopOnSignals } from '../run-main.js';
 import { createLiveView, createServer, type WsActorServer } from '../../src/index.js';
 import { LobbyApp } from './app.js';
 import { MAX_MESSAGE_BYTES } from './protocol.js';
@@ -188,39 +188,7 @@ async function main(): Promise<void> {
   console.log(`wsactor lobby running at ${running.url} (listening on ${host})`);
   if (observe) console.log(`wsactor live view at ${running.url}_wsactor`);
 
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      console.error(`${signal} again, exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    console.log(`${signal} received, shutting down`);
-    running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('shutdown failed', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  stopOnSignals(running);
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+runIfEntryPoint(import.meta.url, main);
