@@ -77,8 +77,9 @@ export class ClientCounters {
 
   /** True once the connection machine entered `closing` (or `closed`). */
   protected get closeBegan(): boolean {
+    // Read on every send and message: three compares, no string scan.
     const state = this.lifecycle;
-    return state !== null && (state === 'closed' || state.startsWith('closing'));
+    return state === 'closing.draining' || state === 'closing.notifying' || state === 'closed';
   }
 
   /** The client machine's state (none here: see Connection). */
