@@ -87,10 +87,6 @@ export class Connection extends ClientSocket {
     this.#wake(false);
   }
 
-  /** The connection's actor; wakes it if hibernated. */
-  get actor(): Actor<ConnectionMachine> {
-    return this.#wake(true);
-  }
 
   /**
    * Creates (or re-creates) the actor. An idle open connection keeps no actor, only the fact
