@@ -54,6 +54,20 @@ export interface CheckAppOptions<A extends Websocket<unknown>> {
   readonly maxHookDelayMs?: number;
   /** Call `server.stop()` at random moments inside scenarios (it is always called at the end). Default: true. */
   readonly stopSteps?: boolean;
+  /**
+   * `onData` calls at once per client (the server's `concurrency`), drawn for each scenario
+   * from this arbitrary, e.g. `fc.integer({ min: 1, max: 4 })`; overrides `server.concurrency`.
+   * Default: the server option.
+   */
+  readonly concurrency?: Arbitrary<number>;
+  /**
+   * Generate each user as a session (it connects, sends a run of up to `maxSteps / maxClients - 2`
+   * messages, then closes, drops or stays) and interleave the sessions, with at most one stop,
+   * instead of independent random steps, of which many are skipped for a client that is not
+   * connected. Some connects do not hold up the steps after them, so handshakes overlap and a
+   * stop may come while one is pending. Off by default: a seed found before replays the same.
+   */
+  readonly sessions?: boolean;
   /** Hook errors your app means to throw (the server then closes with 1011); any other throw fails the check. */
   readonly allowHookError?: (failure: HookFailure) => boolean;
   /**
@@ -184,6 +198,8 @@ export async function checkApp<A extends Websocket<unknown>>(options: CheckAppOp
     maxSteps: options.maxSteps ?? 12,
     maxHookDelayMs: options.maxHookDelayMs ?? 10,
     stopSteps: options.stopSteps ?? true,
+    concurrency: options.concurrency ?? null,
+    sessions: options.sessions ?? false,
   });
   const settings = {
     allowHookError: options.allowHookError ?? (() => false),

@@ -6,7 +6,8 @@
  */
 import { describeMessage } from './scenario.js';
 import type { ConnectionRecord, EndpointCall, HookCall, HookName } from './trace.js';
-import { stableJson, type RunOutcome } from './run.js';
+import { checkMachine } from './machine-checks.js';
+import type { RunOutcome } from './run.js';
 
 /** One broken rule: which (`C3`, `S2`, `hook threw`, `invariant "..."`), for which connection, and what happened. */
 export interface Violation {
@@ -33,6 +34,8 @@ export interface CheckSettings {
 
 /** Codes a server closes with by itself (protocol errors and limits), which need no act of the app. */
 const SERVER_CODES = new Set([1002, 1003, 1007, 1008, 1009]);
+/** Statuses the upgrade gate answers before it looks at whether the server runs (bad request, wrong path). */
+const BEFORE_RUNNING_CHECK = new Set([400, 404]);
 
 /** `client 2`, or `client 2#2` for its second connection. */
 export function clientName(label: string | null): string {
@@ -147,6 +150,10 @@ function checkConnection(
   if (record.afterStop) {
     if (opened) add('S2', `${name} connected after server.stop() was called and got a 101 (expected 503 or a refused connection)`);
     if (handshakes.length > 0) add('S2', `onHandshake ran for ${name}, which connected after server.stop() was called`);
+    const status = record.status;
+    if (status !== null && status !== 503 && !BEFORE_RUNNING_CHECK.has(status)) {
+      add('S2', `${name} connected after server.stop() was called and got ${status} (expected 503 or a refused connection)`);
+    }
   }
   if (record.outcome === 'timeout') add('C2', `the upgrade of ${name} got no answer (neither a 101 nor a status) before the client gave up`);
   if (handshakes.length > 1) add('C2', `onHandshake ran ${handshakes.length} times for ${name}`);
@@ -237,6 +244,21 @@ function checkConnection(
           (lost === undefined ? '' : ` (message ${datas.length + 1}, ${describeMessage(lost.message)} of step ${lost.step}, never arrived)`),
       );
     }
+    // C4 and S3 by the counters getLocalInfo gave as onClose began (it answers until onClose settled).
+    const counts = id === null ? undefined : run.infoAtClose.get(id);
+    if (id !== null && counts === undefined) add('S3', `getLocalInfo(${id}) answered nothing as onClose of ${name} began`);
+    if (counts !== undefined && !run.hasClientMachine) {
+      const { messages_read: read, messages_dropped: dropped } = counts;
+      if (datas.length + dropped !== read) add('C4', `onData got ${datas.length} message(s) of ${name} and ${dropped} were dropped, but ${read} were read (messages_read)`);
+      if (dropped > 0 && ended !== null && code === peerCode && !threw && appCloses.length === 0 && run.stopCut === 0) {
+        add('C4', `${name} ${ended.how === 'drop' ? 'dropped the connection' : `closed with ${code}`}, yet ${dropped} message(s) were dropped instead of delivered`);
+      }
+    }
+    // S2: stop() closes the clients (1001) only after onStop settled.
+    const onStopEnd = run.hookCalls.find((c) => c.hook === 'onStop')?.endSeq ?? Infinity;
+    if (code === 1001 && peerCode !== 1001 && !run.hasClientMachine && !appCloses.some((c) => c.code === 1001) && close.startSeq < onStopEnd) {
+      add('S2', `onClose of ${name} got 1001 (server.stop()) before onStop settled`);
+    }
     // C5: the code is explained by what the client, the app, a hook failure or the server did.
     const seen = record.closed;
     // A stop() called before onClose began may have begun the close (also a stop right after the client's own close: they race).
@@ -302,77 +324,6 @@ function checkConnection(
       const when = afterClose.from === close ? 'after onClose settled' : `after onClose of ${name} began`;
       add('C1', `the work of ${hookName(afterClose.from)} called ${endpointCallName(afterClose)} ${when}: ${detachedWhy(afterClose.from)}`);
     }
-  }
-  return v;
-}
-
-/**
- * A client with a machine: each message it sent became at most one event (decoded by the
- * app's `decode`), taken in the order sent (C3); each event the machine took moved it as the
- * machine's own transition says, and wsactor reported that state (`machine_state`); a client
- * that closed by itself had all of its messages either taken or counted in
- * `messages_rejected` (C4), unless its machine or the app closed it first.
- */
-function checkMachine(run: RunOutcome<unknown>, record: ConnectionRecord, close: { code: number; reason: string } | null, closedByApp: boolean): { rule: string; text: string }[] {
-  const machine = run.machine;
-  const id = record.clientId;
-  if (machine === null || id === null) return [];
-  const v: { rule: string; text: string }[] = [];
-  const name = clientName(record.label);
-  const steps = machine.steps.filter((step) => step.clientId === id);
-  for (const step of steps) {
-    const event = JSON.stringify(step.event);
-    if (step.expected !== null && step.actual !== step.expected) {
-      v.push({
-        rule: 'machine',
-        text: `the machine of ${name} took ${event} in state ${step.from} and went to ${step.actual ?? '?'}, but the machine's own transition from that snapshot goes to ${step.expected}`,
-      });
-      break;
-    }
-    if (step.reported !== undefined && step.reported !== step.actual) {
-      v.push({ rule: 'machine', text: `after ${event}, getLocalInfo(${id}).machine_state of ${name} was ${JSON.stringify(step.reported)}, but its machine is in ${step.actual ?? '?'}` });
-      break;
-    }
-  }
-  // C3: the events are the client's messages, decoded, in the order sent (some may have been rejected between them).
-  const decoded = machine.decoded.get(record.label) ?? [];
-  let k = 0;
-  for (const [i, step] of steps.entries()) {
-    const json = stableJson(step.event);
-    while (k < decoded.length && decoded[k] !== json) k++;
-    if (k >= decoded.length) {
-      v.push({
-        rule: 'C3',
-        text: `the machine of ${name} got ${JSON.stringify(step.event)} as event ${i + 1}, which is not what a message the client sent after the ones before decodes to: out of order, altered or made up`,
-      });
-      break;
-    }
-    k++;
-  }
-  const rejected = machine.rejected.get(id);
-  if (rejected !== undefined && steps.length + rejected > record.sent.length) {
-    v.push({ rule: 'C3', text: `${name} sent ${record.sent.length} message(s), but its machine took ${steps.length} and ${rejected} were rejected` });
-  }
-  // C4: a peer close delivers everything sent before it, to the machine or to the rejected count.
-  const ended = record.ended;
-  if (
-    ended?.how === 'close' &&
-    close !== null &&
-    close.code === (ended.code ?? 1005) &&
-    close.reason === ended.reason &&
-    !closedByApp &&
-    !machine.ended.has(id) &&
-    run.stopCut === 0 &&
-    rejected !== undefined &&
-    steps.length + rejected < record.sent.length
-  ) {
-    const lost = record.sent[steps.length + rejected];
-    v.push({
-      rule: 'C4',
-      text:
-        `${name} sent ${record.sent.length} message(s), then closed with ${close.code}, but its machine took ${steps.length} and ${rejected} were rejected (messages_rejected)` +
-        (lost === undefined ? '' : `: message ${steps.length + rejected + 1} (${describeMessage(lost.message)}, step ${lost.step}) or an earlier one never arrived`),
-    });
   }
   return v;
 }

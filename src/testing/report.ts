@@ -96,10 +96,11 @@ function outcomeOf(run: RunOutcome<unknown>, step: number): string {
 
 /** The scenario as numbered steps, each with what it led to. */
 export function formatSteps(run: RunOutcome<unknown>): string[] {
-  const { onStartDelay, onStopDelay } = run.scenario;
+  const { onStartDelay, onStopDelay, concurrency } = run.scenario;
   const start = run.startError === null ? '' : `  -> start() rejected: ${run.startError}`;
+  const options = concurrency === undefined ? '' : `, with concurrency ${concurrency}`;
   return [
-    `  0. the test starts the server on 127.0.0.1, a free port${onStartDelay > 0 ? ` [kit delays onStart ${onStartDelay} ms]` : ''}${start}`,
+    `  0. the test starts the server on 127.0.0.1, a free port${options}${onStartDelay > 0 ? ` [kit delays onStart ${onStartDelay} ms]` : ''}${start}`,
     ...run.scenario.steps.map((step, i) => `  ${i + 1}. ${describeStep(step, run.defaultPath)}${outcomeOf(run, i + 1)}`),
     `  ${run.scenario.steps.length + 1}. the test calls server.stop() and awaits it (every scenario ends so)${onStopDelay > 0 ? ` [kit delays onStop ${onStopDelay} ms]` : ''}`,
   ];

@@ -12,7 +12,7 @@ import type { Websocket } from '../types.js';
 import { Message } from '../runtime/message.js';
 import { HandshakeRejectedError, openClient, type TestClient } from './client.js';
 import { MachineWatch, type MachineStep } from './machine.js';
-import { describeMessage, describeStep, type Scenario } from './scenario.js';
+import { describeMessage, describeStep, type ConnectPlan, type Scenario } from './scenario.js';
 import { Recorder, type AppRun, type ConnectionEntry, type HookName } from './trace.js';
 import { CONNECTION_HEADER, RecordingApp } from './wrap.js';
 
@@ -39,11 +39,20 @@ export interface RunOutcome<A> extends AppRun<A> {
   /** Connections whose client socket was still open 1 s after stop resolved. */
   readonly unclosedAfterStop: readonly string[];
   readonly unhandledRejections: readonly string[];
+  /** Per client id: its counters when `onClose` began, or undefined if `getLocalInfo` answered nothing then. */
+  readonly infoAtClose: ReadonlyMap<number, CountsAtClose | undefined>;
   /** Per step (1-based): what happened when it ran, e.g. "skipped: client 2 has no open connection". */
   readonly notes: ReadonlyMap<number, string>;
   readonly defaultPath: string;
   /** For an app with a `clientMachine`: what its clients' machines did; else null. */
   readonly machine: MachineOutcome | null;
+}
+
+/** The message counters of `getLocalInfo(id)` (C4: delivered + dropped = read). */
+export interface CountsAtClose {
+  readonly messages_read: number;
+  readonly messages_dropped: number;
+  readonly messages_rejected: number;
 }
 
 /** What the client machines of a run did (see {@link MachineWatch}). */
@@ -107,7 +116,8 @@ async function until(ready: () => boolean, ms: number): Promise<boolean> {
 
 interface Live {
   readonly record: ConnectionEntry;
-  readonly client: TestClient | null;
+  /** The client once its upgrade was answered (null: no 101). */
+  readonly opened: Promise<TestClient | null>;
 }
 
 /** Runs `scenario` against a fresh app from `factory`. Never throws for what the app does: it is all in the outcome. */
@@ -127,11 +137,11 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     config === undefined
       ? null
       : new MachineWatch(config.machine, () => rec.next(), (clientId, text) => rec.add({ kind: 'client', connection: rec.labelOf(clientId) ?? `id ${clientId}`, text }));
-  const rejected = new Map<number, number>();
-  let serverRef: { endpoint: { getLocalInfo(id: number): { messages_rejected: number } | undefined } } | null = null;
+  const infoAtClose = new Map<number, CountsAtClose | undefined>();
+  let serverRef: { endpoint: { getLocalInfo(id: number): CountsAtClose | undefined } } | null = null;
   const recording = new RecordingApp(app, rec, delayOf, (clientId) => {
     const info = serverRef?.endpoint.getLocalInfo(clientId);
-    if (info !== undefined) rejected.set(clientId, info.messages_rejected);
+    infoAtClose.set(clientId, info && { messages_read: info.messages_read, messages_dropped: info.messages_dropped, messages_rejected: info.messages_rejected });
   });
   const userLogger = userOptions.logger;
   const logger: Logger = {
@@ -149,6 +159,7 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     handshakeTimeoutMs: 3000,
     stopTimeoutMs: 3000,
     ...userOptions,
+    ...(scenario.concurrency === undefined ? {} : { concurrency: scenario.concurrency }),
     host: '127.0.0.1',
     port: 0,
     logger,
@@ -195,6 +206,44 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
   if (startError === null && address !== null) {
     rec.server(`server listening on 127.0.0.1:${address.port}`);
     const url = `ws://127.0.0.1:${address.port}/`;
+    /** Opens a generated connection and records how its upgrade was answered; never rejects. */
+    const openConnection = async (record: ConnectionEntry, plan: ConnectPlan, n: number): Promise<TestClient | null> => {
+      const { label } = record;
+      try {
+        const client = await openClient(
+          url,
+          { ...plan, path: plan.path ?? defaultPath, headers: { ...plan.headers, [CONNECTION_HEADER]: label }, timeoutMs: connectTimeoutMs },
+          {
+            message: (message) => {
+              record.received.push(message);
+              rec.add({ kind: 'client', connection: label, text: `received ${describeMessage(message.isBinary ? message.data : message.text)}` });
+            },
+            close: (info) => {
+              record.closed = info;
+              rec.add({ kind: 'client', connection: label, text: `connection closed: ${info.code}${info.reason === '' ? '' : ` ${JSON.stringify(info.reason)}`}` });
+            },
+          },
+        );
+        clients.set(label, client);
+        record.outcome = 'open';
+        rec.add({ kind: 'client', connection: label, text: `got 101${record.clientId === null ? '' : ` (server id ${record.clientId})`}` });
+        return client;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (error instanceof HandshakeRejectedError) {
+          record.outcome = 'rejected';
+          record.status = error.status;
+        } else if (code === 'ECONNREFUSED') {
+          record.outcome = 'refused';
+        } else if (error instanceof Error && /timed out/i.test(error.message)) {
+          record.outcome = 'timeout';
+        }
+        const what = record.outcome === 'rejected' ? `rejected with ${record.status ?? '?'}` : record.outcome === 'timeout' ? `no answer within ${connectTimeoutMs} ms` : errorText(error);
+        notes.set(n, what);
+        rec.add({ kind: 'client', connection: label, text: `upgrade failed: ${what}` });
+        return null;
+      }
+    };
     const count = new Map<number, number>();
     for (const [i, step] of scenario.steps.entries()) {
       const n = i + 1;
@@ -229,45 +278,16 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
         rec.connections.push(record);
         delays.set(label, { ...step.delays, onData: [] });
         const previous = live.get(step.client);
-        if (previous?.client?.isOpen === true) notes.set(n, `a new connection (${label}); ${previous.record.label} stays open`);
-        let client: TestClient | null = null;
-        try {
-          client = await openClient(
-            url,
-            { ...step.plan, path: step.plan.path ?? defaultPath, headers: { ...step.plan.headers, [CONNECTION_HEADER]: label }, timeoutMs: connectTimeoutMs },
-            {
-              message: (message) => {
-                record.received.push(message);
-                rec.add({ kind: 'client', connection: label, text: `received ${describeMessage(message.isBinary ? message.data : message.text)}` });
-              },
-              close: (info) => {
-                record.closed = info;
-                rec.add({ kind: 'client', connection: label, text: `connection closed: ${info.code}${info.reason === '' ? '' : ` ${JSON.stringify(info.reason)}`}` });
-              },
-            },
-          );
-          clients.set(label, client);
-          record.outcome = 'open';
-          rec.add({ kind: 'client', connection: label, text: `got 101${record.clientId === null ? '' : ` (server id ${record.clientId})`}` });
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (error instanceof HandshakeRejectedError) {
-            record.outcome = 'rejected';
-            record.status = error.status;
-          } else if (code === 'ECONNREFUSED') {
-            record.outcome = 'refused';
-          } else if (error instanceof Error && /timed out/i.test(error.message)) {
-            record.outcome = 'timeout';
-          }
-          const what = record.outcome === 'rejected' ? `rejected with ${record.status ?? '?'}` : record.outcome === 'timeout' ? `no answer within ${connectTimeoutMs} ms` : errorText(error);
-          notes.set(n, what);
-          rec.add({ kind: 'client', connection: label, text: `upgrade failed: ${what}` });
-        }
-        live.set(step.client, { record, client });
+        // This client's own steps stay in order: a connect still pending is answered first.
+        const before = previous === undefined ? null : await previous.opened;
+        if (previous !== undefined && before?.isOpen === true) notes.set(n, `a new connection (${label}); ${previous.record.label} stays open`);
+        const opened = openConnection(record, step.plan, n);
+        live.set(step.client, { record, opened });
+        if (step.overlap !== true) await opened;
         continue;
       }
       const current = live.get(step.client);
-      const client = current?.client;
+      const client = await current?.opened;
       if (current === undefined || client === null || client === undefined || !client.isOpen) {
         notes.set(n, `skipped: client ${step.client} has no open connection`);
         continue;
@@ -289,6 +309,7 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
       // Lets the sockets move between steps without adding time.
       await tick();
     }
+    await Promise.all([...live.values()].map((l) => l.opened));
     // The clients that ended are closed before the final stop, so it does not race their ending.
     const ended = rec.connections.filter((c) => c.outcome === 'open' && c.ended !== null);
     await until(() => ended.every((c) => rec.hookCalls.some((h) => h.hook === 'onClose' && h.clientId === c.clientId)), (options.closePeriodMs ?? 3000) + 1000);
@@ -315,6 +336,7 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
       for (const sent of connection.sent) list.push(await decodeLikeTheRuntime(config.decode, sent.message));
       decoded.set(connection.label, list);
     }
+    const rejected = new Map([...infoAtClose].flatMap(([id, counts]) => (counts === undefined ? [] : [[id, counts.messages_rejected] as const])));
     machine = { steps: watch.steps, ended: watch.ended, rejected, decoded };
   }
 
@@ -338,6 +360,7 @@ export async function runScenario<A extends Websocket<unknown>>(factory: () => A
     clientsAfterStop,
     unclosedAfterStop,
     unhandledRejections: unhandled,
+    infoAtClose,
     notes,
     defaultPath,
     machine,

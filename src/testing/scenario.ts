@@ -24,9 +24,13 @@ export interface HookDelays {
   readonly onClose: number;
 }
 
-/** One step of a scenario. `client` numbers a user (1, 2, ...); a user who connects again opens a new connection. */
+/**
+ * One step of a scenario. `client` numbers a user (1, 2, ...); a user who connects again opens
+ * a new connection. A connect with `overlap` does not hold up the steps after it (so handshakes
+ * overlap, and a stop may come while one is pending); that client's own next step still waits.
+ */
 export type Step =
-  | { readonly kind: 'connect'; readonly client: number; readonly plan: ConnectPlan; readonly delays: HookDelays }
+  | { readonly kind: 'connect'; readonly client: number; readonly plan: ConnectPlan; readonly delays: HookDelays; readonly overlap?: boolean }
   | { readonly kind: 'send'; readonly client: number; readonly message: ClientMessage; readonly onDataDelay: number }
   | { readonly kind: 'close'; readonly client: number; readonly code: number | null; readonly reason: string }
   | { readonly kind: 'drop'; readonly client: number }
@@ -39,6 +43,8 @@ export interface Scenario {
   /** Delay before the app's real `onStart` / `onStop`. */
   readonly onStartDelay: number;
   readonly onStopDelay: number;
+  /** `onData` calls at once per client in this scenario (the server's `concurrency`); absent: the server option. */
+  readonly concurrency?: number;
 }
 
 /** What shapes the generated scenarios (see `CheckAppOptions`). */
@@ -53,6 +59,10 @@ export interface ScenarioShape {
   readonly stopSteps: boolean;
   /** Message sequences one client sends one after the other (paths through a client machine), or null. */
   readonly paths?: Arbitrary<readonly ClientMessage[]> | null;
+  /** Draws each scenario's `concurrency` from this, or leaves it out (null). */
+  readonly concurrency?: Arbitrary<number> | null;
+  /** Generate client sessions instead of independent steps (see {@link sessionSteps}). */
+  readonly sessions?: boolean;
 }
 
 /**
@@ -69,19 +79,16 @@ export function scenarioArbitrary(fc: FastCheck, shape: ScenarioShape): Arbitrar
   const max = shape.maxHookDelayMs;
   // About half are 0; shrinking goes to 0.
   const delay: Arbitrary<number> = max > 0 ? fc.integer({ min: -max, max }).map((ms) => Math.max(0, ms)) : fc.constant(0);
-  const connect = fc.record({
-    kind: fc.constant('connect' as const),
-    client,
-    plan: shape.connect,
-    delays: fc.record({ onHandshake: delay, onOpen: delay, onClose: delay }),
-  });
+  // Fields a session sets itself; the records keep their key order, so seeds of the step mode replay as before.
+  const connectParts = { plan: shape.connect, delays: fc.record({ onHandshake: delay, onOpen: delay, onClose: delay }) };
+  const connect = fc.record({ kind: fc.constant('connect' as const), client, ...connectParts });
   const send = fc.record({ kind: fc.constant('send' as const), client, message: shape.messages, onDataDelay: delay });
-  const close = fc.record({
-    kind: fc.constant('close' as const),
-    client,
+  const closeParts = {
     code: fc.option(closeCode(fc), { freq: 6, nil: null }),
     reason: fc.oneof({ weight: 3, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }),
-  }).map((step) => (step.code === null ? { ...step, reason: '' } : step));
+  };
+  const emptyReason = <T extends { code: number | null; reason: string }>(step: T): T => (step.code === null ? { ...step, reason: '' } : step);
+  const close = fc.record({ kind: fc.constant('close' as const), client, ...closeParts }).map(emptyReason);
   const drop = fc.record({ kind: fc.constant('drop' as const), client });
   const wait = fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 20 }) });
   const stop = fc.constant({ kind: 'stop' as const });
@@ -94,28 +101,78 @@ export function scenarioArbitrary(fc: FastCheck, shape: ScenarioShape): Arbitrar
     { weight: shape.stopSteps ? 1 : 0, arbitrary: stop },
   );
   const paths = shape.paths ?? null;
-  if (paths === null) {
-    return fc
+  let steps: Arbitrary<Step[]>;
+  if (shape.sessions === true) {
+    const ending = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('close' as const), ...closeParts }).map(emptyReason) },
+      { weight: 2, arbitrary: fc.constant({ kind: 'drop' as const }) },
+      { weight: 1, arbitrary: fc.constant(null) },
+    );
+    const sends: Arbitrary<Session['sends']> = fc.array(fc.record({ gap: fc.nat({ max: 2 }), message: shape.messages, onDataDelay: delay }), {
+      maxLength: Math.max(1, Math.floor(shape.maxSteps / Math.max(1, shape.maxClients)) - 2),
+    });
+    const session = fc.record({
+      again: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+      at: fc.nat({ max: 12 }),
+      connect: fc.record({ ...connectParts, overlap: fc.boolean() }),
+      // A path through a client machine is sent in a row, from where the machine starts.
+      sends: paths === null ? sends : fc.oneof(sends, paths.map((messages) => messages.map((message) => ({ gap: 0, message, onDataDelay: 0 })))),
+      end: fc.record({ gap: fc.nat({ max: 3 }), step: ending }),
+    });
+    steps = fc
       .record({
-        steps: fc.array(step, { minLength: 1, maxLength: Math.max(1, shape.maxSteps) }),
-        onStartDelay: delay,
-        onStopDelay: delay,
+        sessions: fc.array(session, { minLength: 1, maxLength: Math.max(1, shape.maxClients) }),
+        stopAt: shape.stopSteps ? fc.option(fc.nat({ max: 40 }), { freq: 3 }) : fc.constant(null),
+        waits: fc.array(fc.record({ at: fc.nat({ max: 40 }), step: wait }), { maxLength: 2 }),
       })
-      .map((scenario) => ({ ...scenario, steps: renumberClients(scenario.steps) }));
+      .map(sessionSteps);
+  } else if (paths === null) {
+    steps = fc.array(step, { minLength: 1, maxLength: Math.max(1, shape.maxSteps) });
+  } else {
+    // A path is one client's messages in a row (shrinking drops it whole, or moves to a shorter path).
+    // It begins with a connect, so the path starts where the machine starts.
+    const path = fc
+      .record({ connect, messages: paths })
+      .map(({ connect: start, messages }): Step[] => [start, ...messages.map((message): Step => ({ kind: 'send', client: start.client, message, onDataDelay: 0 }))]);
+    const group: Arbitrary<Step[]> = fc.oneof({ weight: 4, arbitrary: step.map((s) => [s]) }, { weight: 1, arbitrary: path });
+    steps = fc.array(group, { minLength: 1, maxLength: Math.max(1, Math.ceil(shape.maxSteps / 2)) }).map((groups) => groups.flat());
   }
-  // A path is one client's messages in a row (shrinking drops it whole, or moves to a shorter path).
-  // It begins with a connect, so the path starts where the machine starts.
-  const path = fc
-    .record({ connect, messages: paths })
-    .map(({ connect: start, messages }): Step[] => [start, ...messages.map((message): Step => ({ kind: 'send', client: start.client, message, onDataDelay: 0 }))]);
-  const group: Arbitrary<Step[]> = fc.oneof({ weight: 4, arbitrary: step.map((s) => [s]) }, { weight: 1, arbitrary: path });
-  return fc
-    .record({
-      steps: fc.array(group, { minLength: 1, maxLength: Math.max(1, Math.ceil(shape.maxSteps / 2)) }),
-      onStartDelay: delay,
-      onStopDelay: delay,
-    })
-    .map((scenario) => ({ ...scenario, steps: renumberClients(scenario.steps.flat()) }));
+  const fields = { steps: steps.map(renumberClients), onStartDelay: delay, onStopDelay: delay };
+  const concurrency = shape.concurrency ?? null;
+  return concurrency === null ? fc.record(fields) : fc.record({ ...fields, concurrency });
+}
+
+/** A session of one user: it connects, sends, then closes, drops or stays (null). */
+interface Session {
+  /** Reuse the previous session's user: it connects again. */
+  readonly again: boolean;
+  readonly at: number;
+  readonly connect: Omit<Extract<Step, { kind: 'connect' }>, 'kind' | 'client'>;
+  readonly sends: readonly { readonly gap: number; readonly message: ClientMessage; readonly onDataDelay: number }[];
+  readonly end: { readonly gap: number; readonly step: { kind: 'close'; code: number | null; reason: string } | { kind: 'drop' } | null };
+}
+
+/**
+ * Lays the sessions on one timeline (each starts `at`, its steps `gap` apart) with at most one
+ * stop and a few waits, and merges them in timeline order. Unlike independent steps, few
+ * steps are then skipped for a client that is not connected.
+ */
+function sessionSteps({ sessions, stopAt, waits }: { sessions: readonly Session[]; stopAt: number | null; waits: readonly { at: number; step: Step }[] }): Step[] {
+  const timeline: { at: number; step: Step }[] = [...waits];
+  if (stopAt !== null) timeline.push({ at: stopAt, step: { kind: 'stop' } });
+  let client = 0;
+  for (const session of sessions) {
+    if (!session.again || client === 0) client++;
+    let at = session.at;
+    timeline.push({ at, step: { kind: 'connect', client, ...session.connect } });
+    for (const send of session.sends) {
+      at += send.gap;
+      timeline.push({ at, step: { kind: 'send', client, message: send.message, onDataDelay: send.onDataDelay } });
+    }
+    if (session.end.step !== null) timeline.push({ at: at + session.end.gap, step: { ...session.end.step, client } });
+  }
+  // A stable sort: the steps of one session stay in order.
+  return timeline.sort((a, b) => a.at - b.at).map(({ step }) => step);
 }
 
 /**
@@ -182,7 +239,10 @@ function delayNote(delays: readonly [string, number][]): string {
 export function describeStep(step: Step, defaultPath: string): string {
   switch (step.kind) {
     case 'connect':
-      return `client ${step.client} connects to ${describePlan(step.plan, defaultPath)}${delayNote(Object.entries(step.delays))}`;
+      return (
+        `client ${step.client} connects to ${describePlan(step.plan, defaultPath)}${delayNote(Object.entries(step.delays))}` +
+        (step.overlap === true ? ' (the next steps do not wait for the answer)' : '')
+      );
     case 'send':
       return `client ${step.client} sends ${describeMessage(step.message)}${delayNote([['onData', step.onDataDelay]])}`;
     case 'close':
