@@ -127,8 +127,35 @@ export const connectionMachine = setup({
     input: {} as ConnectionInput,
     emitted: {} as ConnectionCommand,
   },
+  actions: {
+    emitOpen: emit(({ context }) => ({ type: 'cmd.open' as const, awaitsOpened: !context.settlesAtOnce.open })),
+    beginClose: assign(({ event }) => {
+      const { cause, socketGone, drained } = event as Extract<ConnectionEvent, { type: 'conn.close.begin' }>;
+      const { code, reason } = closeCodeFor(cause);
+      return { cause, closeCode: code, closeReason: reason, socketGone: socketGone === true, drained: drained === true };
+    }),
+    emitClose: emit(({ context }) => ({
+      type: 'cmd.close' as const,
+      cause: context.cause as CloseCause,
+      code: context.closeCode as number,
+      reason: context.closeReason,
+      dropPending: dropsPending(context.cause as CloseCause),
+      awaitsDrained: !context.drained,
+      awaitsSocketGone: !context.socketGone,
+    })),
+    emitNotifyClose: emit(({ context }) => ({
+      type: 'cmd.notifyClose' as const,
+      code: context.closeCode as number,
+      reason: context.closeReason,
+      awaitsClosed: !context.settlesAtOnce.close,
+    })),
+  },
   guards: {
     readyToNotify: ({ context }) => context.socketGone && context.drained,
+    /** The close begins with the socket gone and nothing to deliver: `onClose` is next. */
+    beginsReadyToNotify: ({ event }) => event.type === 'conn.close.begin' && event.socketGone === true && event.drained === true,
+    beginsReadyToRelease: ({ context, event }) =>
+      context.settlesAtOnce.close && event.type === 'conn.close.begin' && event.socketGone === true && event.drained === true,
     peerCloseWins: ({ event }) =>
       (event.type === 'conn.close.begin' && event.peerClosing === true && yieldsToPeer(event.cause)) ||
       (event.type === 'conn.hook.failed' && event.peerClosing === true),
@@ -153,7 +180,11 @@ export const connectionMachine = setup({
         },
         upgrading: {
           entry: emit({ type: 'cmd.upgrade' }),
-          on: { 'conn.upgraded': '#connection.open' },
+          // Transitions that skip states entered and left at once (see SettlesAtOnce) save
+          // XState microsteps; the commands are the same, in the same order.
+          on: {
+            'conn.upgraded': [{ guard: 'opensAtOnce', target: '#connection.open.ready', actions: 'emitOpen' }, { target: '#connection.open' }],
+          },
         },
       },
       on: {
@@ -171,8 +202,7 @@ export const connectionMachine = setup({
       initial: 'opening',
       states: {
         opening: {
-          entry: emit(({ context }) => ({ type: 'cmd.open' as const, awaitsOpened: !context.settlesAtOnce.open })),
-          always: { guard: 'opensAtOnce', target: 'ready' },
+          entry: 'emitOpen',
           on: { 'conn.opened': 'ready' },
         },
         ready: { entry: emit({ type: 'cmd.ready' }) },
@@ -181,12 +211,12 @@ export const connectionMachine = setup({
         'conn.close.begin': [
           { guard: 'peerCloseWins' },
           {
-            target: 'closing',
-            actions: assign(({ event }) => {
-              const { code, reason } = closeCodeFor(event.cause);
-              return { cause: event.cause, closeCode: code, closeReason: reason, socketGone: event.socketGone === true, drained: event.drained === true };
-            }),
+            guard: 'beginsReadyToRelease',
+            target: '#connection.closed',
+            actions: ['beginClose', 'emitClose', 'emitNotifyClose', assign({ outcome: 'closed' })],
           },
+          { guard: 'beginsReadyToNotify', target: '#connection.closing.notifying', actions: 'beginClose' },
+          { target: 'closing', actions: 'beginClose' },
         ],
         'conn.hook.failed': [
           { guard: 'peerCloseWins', actions: emit({ type: 'cmd.halt' }) },
@@ -202,27 +232,14 @@ export const connectionMachine = setup({
       },
     },
     closing: {
-      entry: emit(({ context }) => ({
-        type: 'cmd.close' as const,
-        cause: context.cause as CloseCause,
-        code: context.closeCode as number,
-        reason: context.closeReason,
-        dropPending: dropsPending(context.cause as CloseCause),
-        awaitsDrained: !context.drained,
-        awaitsSocketGone: !context.socketGone,
-      })),
+      entry: 'emitClose',
       initial: 'draining',
       states: {
         draining: {
           always: { guard: 'readyToNotify', target: 'notifying' },
         },
         notifying: {
-          entry: emit(({ context }) => ({
-            type: 'cmd.notifyClose' as const,
-            code: context.closeCode as number,
-            reason: context.closeReason,
-            awaitsClosed: !context.settlesAtOnce.close,
-          })),
+          entry: 'emitNotifyClose',
           always: { guard: 'closesAtOnce', target: '#connection.closed', actions: assign({ outcome: 'closed' }) },
           on: { 'conn.closed': { target: '#connection.closed', actions: assign({ outcome: 'closed' }) } },
         },
