@@ -24,7 +24,7 @@ import { PendingHandshake, type UpgradeRequest } from './pending-handshake.js';
 import { createChildActor, stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
-import { callHook } from './hooks.js';
+import { callHook, type HookOutcome } from './hooks.js';
 import { callOnData } from './on-data.js';
 import type { Endpoint } from '../endpoint/types.js';
 import type { Message } from './message.js';
@@ -57,6 +57,8 @@ const AWAITS_OPENED = 2;
 const AWAITS_DRAINED = 4;
 const AWAITS_SOCKET_GONE = 8;
 const AWAITS_CLOSED = 16;
+
+const OPENED: HookOutcome<unknown> = Object.freeze({ ok: true, value: undefined });
 
 export class Connection extends ClientSocket {
   /** The live actor, or null while hibernated (idle in `open.ready`). */
@@ -193,7 +195,9 @@ export class Connection extends ClientSocket {
       if (to !== undefined) this.#transition(to, ...closeOf(command, this, this.#handshake?.rejectReason ?? null));
       switch (command.type) {
         case 'cmd.handshake':
-          if (command.awaitsAnswer) this.#awaiting |= AWAITS_ANSWER;
+          // Not awaited: no onHandshake (the machine accepted at once), nothing to decide.
+          if (!command.awaitsAnswer) break;
+          this.#awaiting |= AWAITS_ANSWER;
           this.#guard(this.#handshakeHook());
           break;
         case 'cmd.upgrade':
@@ -205,7 +209,7 @@ export class Connection extends ClientSocket {
         case 'cmd.open':
           if (command.awaitsOpened) this.#awaiting |= AWAITS_OPENED;
           this.host.opened(this);
-          this.#guard(this.#open());
+          this.#open();
           break;
         case 'cmd.ready':
           this.host.services.hibernation.add(this);
@@ -219,7 +223,7 @@ export class Connection extends ClientSocket {
           break;
         case 'cmd.notifyClose':
           if (command.awaitsClosed) this.#awaiting |= AWAITS_CLOSED;
-          this.#guard(this.#notifyClose(command.code, command.reason));
+          this.#notifyClose(command.code, command.reason);
           break;
         case 'cmd.release':
           this.#release();
@@ -266,16 +270,25 @@ export class Connection extends ClientSocket {
     this.#send({ type: 'conn.upgraded' });
   }
 
-  async #open(): Promise<void> {
+  /** Runs `onOpen`; without one, all of it happens before this returns (no promise). */
+  #open(): void {
     const inbound = this.inbound as InboundQueue;
     inbound.openStarted();
     const app = this.host.app;
     const data = this.#handshake?.data;
     this.#handshake = null;
+    if (app.onOpen === undefined) {
+      this.#opened(OPENED, data, inbound, -1);
+      return;
+    }
     const started = performance.now();
-    const outcome = app.onOpen === undefined ? { ok: true as const } : await callHook(() => app.onOpen?.(this.id, data));
+    this.#guard(callHook(() => app.onOpen?.(this.id, data)).then((outcome) => this.#opened(outcome, data, inbound, started)));
+  }
+
+  /** `started`: when `onOpen` began (-1: the app has none). */
+  #opened(outcome: HookOutcome<unknown>, data: unknown, inbound: InboundQueue, started: number): void {
     if (this.lifecycle === 'closed') return;
-    this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
+    if (started >= 0) this.#lastHook = { name: 'onOpen', durationMs: performance.now() - started, ok: outcome.ok };
     if (outcome.ok) {
       this.#report(AWAITS_OPENED, { type: 'conn.opened' });
       this.startMachine(data);
@@ -369,18 +382,24 @@ export class Connection extends ClientSocket {
     this.#report(AWAITS_SOCKET_GONE, { type: 'conn.socket.gone' });
   }
 
-  async #notifyClose(code: number, reason: string): Promise<void> {
+  /** Runs `onClose`; without one, all of it happens before this returns (no promise). */
+  #notifyClose(code: number, reason: string): void {
     const app = this.host.app;
     // M4: the close event, then the machine stops, once, before onClose (which gets its final snapshot).
     const final = this.finishMachine(code, reason);
-    if (app.onClose !== undefined) {
-      const started = performance.now();
-      const outcome = await callHook(() => app.onClose?.(this.id, code, reason, final));
-      if (this.lifecycle === 'closed') return;
-      this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
-      if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
+    if (app.onClose === undefined) {
+      this.#report(AWAITS_CLOSED, { type: 'conn.closed' });
+      return;
     }
-    this.#report(AWAITS_CLOSED, { type: 'conn.closed' });
+    const started = performance.now();
+    this.#guard(
+      callHook(() => app.onClose?.(this.id, code, reason, final)).then((outcome) => {
+        if (this.lifecycle === 'closed') return;
+        this.#lastHook = { name: 'onClose', durationMs: performance.now() - started, ok: outcome.ok };
+        if (!outcome.ok) this.host.options.logger.error(new HookError('onClose', this.id, outcome.error).message, outcome.error);
+        this.#report(AWAITS_CLOSED, { type: 'conn.closed' });
+      }),
+    );
   }
 
   #release(): void {
