@@ -13,8 +13,9 @@ import type { Context } from './scenarios/common.js';
 import { runEcho } from './scenarios/echo.js';
 import { runIdle } from './scenarios/idle.js';
 import { runMachine } from './scenarios/machine.js';
+import { runStorm } from './scenarios/storm.js';
 
-const RUNNERS: Record<ScenarioName, (ctx: Context) => Promise<void>> = { echo: runEcho, churn: runChurn, idle: runIdle, machine: runMachine };
+const RUNNERS: Record<ScenarioName, (ctx: Context) => Promise<void>> = { echo: runEcho, churn: runChurn, idle: runIdle, machine: runMachine, storm: runStorm };
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
@@ -40,10 +41,10 @@ async function main(): Promise<void> {
   console.log(ctx.results.table());
   const misses = ctx.results.rows().filter((r) => r.pass === false);
   console.log(misses.length === 0 ? '\nall targets met' : `\n${misses.length} target(s) missed: ${misses.map((r) => r.label).join('; ')}`);
-  const { scenarios, quick, rounds, echoMs, churnMs, idleConns, machinePings } = config;
+  const { scenarios, quick, rounds, echoMs, churnMs, idleConns, machinePings, stormConns } = config;
   ctx.results.write(config.out, {
     mode: quick ? 'quick' : 'full',
-    ...{ scenarios, rounds, echoMs, churnMs, idleConns, machinePings },
+    ...{ scenarios, rounds, echoMs, churnMs, idleConns, machinePings, stormConns },
     seconds: Math.round(seconds),
     loadAverage: { before: Number(loadBefore), after: Number(loadAfter) },
   });

@@ -14,7 +14,7 @@ export const JS_DIR = `${root}bench/results/raw/js/`;
 
 const ENTRIES = [
   ...['servers/raw-ws', 'servers/wsactor', 'servers/tcp-echo', 'servers/raw-ws-machine', 'servers/wsactor-machine'],
-  ...['load/echo', 'load/churn', 'load/hold', 'load/players'],
+  ...['load/echo', 'load/churn', 'load/hold', 'load/players', 'load/storm'],
 ];
 
 export function buildJs(): void {

@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench` and the durations of the full and quick modes. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['echo', 'churn', 'idle', 'machine'] as const;
+export const SCENARIOS = ['echo', 'churn', 'idle', 'machine', 'storm'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Config {
@@ -19,7 +19,7 @@ export interface Config {
   churnConcurrency: number;
   /** Idle connections for the memory and fan-out scenario. */
   idleConns: number;
-  /** Holder processes sharing the idle connections (each stays far below 20k files). */
+  /** Holder processes sharing the idle (and the storm's) connections (each stays far below 20k files). */
   holders: number;
   /** Single broadcasts timed one by one (median taken). */
   fanoutSingles: number;
@@ -29,6 +29,8 @@ export interface Config {
   machinePings: number;
   /** Machine scenario: clients per batch (both messages of a batch go out within ~250 ms). */
   machineBatch: number;
+  /** Reconnect storm: clients that all connect at once to a fresh server. */
+  stormConns: number;
   scenarios: ScenarioName[];
   /** Write a V8 CPU profile of every server process to bench/results/raw/. */
   cpuProf: boolean;
@@ -51,6 +53,7 @@ const FULL: Omit<Config, 'scenarios' | 'cpuProf' | 'heapSnapshot' | 'out' | 'qui
   fanoutBurst: 30,
   machinePings: 2000,
   machineBatch: 100,
+  stormConns: 10_000,
 };
 
 const QUICK: typeof FULL = {
@@ -64,14 +67,16 @@ const QUICK: typeof FULL = {
   fanoutSingles: 3,
   fanoutBurst: 10,
   machinePings: 300,
+  stormConns: 1000,
 };
 
-const HELP = `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--conns N]
-                        [--only echo,churn,idle,machine] [--cpu-prof] [--heap-snapshot] [--out FILE]
-  --quick      smoke run, well under a minute (1 round, short windows, 1k idle connections)
+const HELP = `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--conns N] [--storm-conns N]
+                        [--only echo,churn,idle,machine,storm] [--cpu-prof] [--heap-snapshot] [--out FILE]
+  --quick      smoke run, well under a minute (1 round, short windows, 1k idle and storm connections)
   --rounds N   rounds per server (default 3; medians are reported)
   --seconds S  measured seconds per echo case and churn round
   --conns N    idle connections for memory, fan-out and machine (default 10000)
+  --storm-conns N  clients of the reconnect storm, all connecting at once (default 10000)
   --clients N  echo and churn client processes (default 1)
   --only LIST  run only these scenarios
   --cpu-prof   write a CPU profile of every server process to bench/results/raw/
@@ -86,6 +91,7 @@ export function parseConfig(argv: string[]): Config {
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       conns: { type: 'string' },
+      'storm-conns': { type: 'string' },
       clients: { type: 'string' },
       only: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -116,6 +122,7 @@ export function parseConfig(argv: string[]): Config {
   const seconds = int(values.seconds, 'seconds');
   if (seconds !== undefined) config.echoMs = config.churnMs = seconds * 1000;
   config.idleConns = Math.round(int(values.conns, 'conns') ?? config.idleConns);
+  config.stormConns = Math.round(int(values['storm-conns'], 'storm-conns') ?? config.stormConns);
   config.echoClients = config.churnClients = Math.round(int(values.clients, 'clients') ?? config.echoClients);
   if (values.only !== undefined) {
     const wanted = values.only.split(',');

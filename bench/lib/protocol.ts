@@ -100,6 +100,38 @@ export type HoldCommands = {
   await: { req: { seq: number; timeoutMs: number }; res: { lastMs: number; received: number } };
 };
 
+export interface StormJob {
+  port: number;
+  count: number;
+  addresses: string[];
+}
+
+/** What one storm process saw: every client either opened or failed (or timed out). */
+export interface StormResult {
+  opened: number;
+  failed: number;
+  /** Failed connects by error message (a timeout is one too). */
+  reasons: Record<string, number>;
+  /** Clients that closed after opening, before the reply. */
+  dropped: number;
+  /** When its last client opened (monotonic ms, see nowMs); 0 if none did. */
+  lastOpenMs: number;
+  /** How late its first client started after `atMs`, and how long creating all of them took. */
+  lateMs: number;
+  createMs: number;
+  /** CPU (user + system) the storm process used from `atMs` until all settled. */
+  cpuMs: number;
+  /** Each client's time from its creation to its 'open' event, µs (encoded HDR histogram). */
+  hist: string;
+}
+
+export type StormCommands = {
+  /** Takes the job; connects nothing yet. */
+  prepare: { req: StormJob; res: null };
+  /** At `atMs` (monotonic, shared by all storm processes) opens every client at once; resolves when all settled. */
+  go: { req: { atMs: number; timeoutMs: number }; res: StormResult };
+};
+
 /**
  * Options of every bench WebSocket client: no compression, and an all-zero masking key so
  * the load generator does not spend its CPU masking (the servers' work is unchanged).
