@@ -3,7 +3,7 @@
  * transition and emits commands (`cmd.*`) that the runtime carries out. Data messages never
  * pass through it (see docs/lifecycle.md for why); the runtime reports what it needs.
  */
-import { assign, emit, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, setup } from 'xstate';
 import type { CloseCause } from '../close-codes.js';
 import { closeCodeFor } from '../close-codes.js';
 
@@ -120,6 +120,13 @@ export function serverInitiated(cause: CloseCause): boolean {
   return cause.kind !== 'peer' && cause.kind !== 'dropped';
 }
 
+/** The context a `conn.close.begin` sets. */
+function closeBegun(event: ConnectionEvent): Partial<ConnectionContext> {
+  const { cause, socketGone, drained } = event as Extract<ConnectionEvent, { type: 'conn.close.begin' }>;
+  const { code, reason } = closeCodeFor(cause);
+  return { cause, closeCode: code, closeReason: reason, socketGone: socketGone === true, drained: drained === true };
+}
+
 export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
@@ -129,11 +136,9 @@ export const connectionMachine = setup({
   },
   actions: {
     emitOpen: emit(({ context }) => ({ type: 'cmd.open' as const, awaitsOpened: !context.settlesAtOnce.open })),
-    beginClose: assign(({ event }) => {
-      const { cause, socketGone, drained } = event as Extract<ConnectionEvent, { type: 'conn.close.begin' }>;
-      const { code, reason } = closeCodeFor(cause);
-      return { cause, closeCode: code, closeReason: reason, socketGone: socketGone === true, drained: drained === true };
-    }),
+    beginClose: assign(({ event }) => closeBegun(event)),
+    // One assign, not two: each clones the snapshot.
+    beginCloseReleased: assign(({ event }) => ({ ...closeBegun(event), outcome: 'closed' as const })),
     emitClose: emit(({ context }) => ({
       type: 'cmd.close' as const,
       cause: context.cause as CloseCause,
@@ -173,15 +178,26 @@ export const connectionMachine = setup({
     handshaking: {
       initial: 'deciding',
       states: {
+        // A step the runtime settles at once (see SettlesAtOnce) is not a state of its own
+        // but its command, emitted with the one before: each XState microstep costs. The
+        // commands are the same, in the same order; an inspector turns this off.
         deciding: {
-          entry: emit(({ context }) => ({ type: 'cmd.handshake' as const, awaitsAnswer: !context.settlesAtOnce.accept })),
-          always: { guard: 'acceptsAtOnce', target: 'upgrading' },
-          on: { 'conn.handshake.accepted': 'upgrading' },
+          entry: enqueueActions(({ context, enqueue }) => {
+            const accepted = context.settlesAtOnce.accept;
+            enqueue.emit({ type: 'cmd.handshake', awaitsAnswer: !accepted });
+            // No onHandshake: upgrade now, from this state (`conn.upgraded` is handled below).
+            if (accepted) enqueue.emit({ type: 'cmd.upgrade' });
+          }),
+          on: {
+            'conn.handshake.accepted': 'upgrading',
+            'conn.upgraded': [
+              { guard: and(['acceptsAtOnce', 'opensAtOnce']), target: '#connection.open.ready', actions: 'emitOpen' },
+              { guard: 'acceptsAtOnce', target: '#connection.open' },
+            ],
+          },
         },
         upgrading: {
           entry: emit({ type: 'cmd.upgrade' }),
-          // Transitions that skip states entered and left at once (see SettlesAtOnce) save
-          // XState microsteps; the commands are the same, in the same order.
           on: {
             'conn.upgraded': [{ guard: 'opensAtOnce', target: '#connection.open.ready', actions: 'emitOpen' }, { target: '#connection.open' }],
           },
@@ -213,7 +229,7 @@ export const connectionMachine = setup({
           {
             guard: 'beginsReadyToRelease',
             target: '#connection.closed',
-            actions: ['beginClose', 'emitClose', 'emitNotifyClose', assign({ outcome: 'closed' })],
+            actions: ['beginCloseReleased', 'emitClose', 'emitNotifyClose'],
           },
           { guard: 'beginsReadyToNotify', target: '#connection.closing.notifying', actions: 'beginClose' },
           { target: 'closing', actions: 'beginClose' },

@@ -115,7 +115,8 @@ describe('describeMachine', () => {
     for (const state of LIFECYCLE_STATES) expect(paths).toContain(state);
     const labels = (source: string, target: string): string[] => d.transitions.filter((t) => t.source === source && t.target === target).map((t) => t.label);
     expect(labels('handshaking', 'closed')).toEqual(['conn.handshake.rejected', 'conn.socket.gone']);
-    expect(labels('handshaking.deciding', 'handshaking.upgrading')).toEqual(['conn.handshake.accepted', 'always [acceptsAtOnce]']);
+    expect(labels('handshaking.deciding', 'handshaking.upgrading')).toEqual(['conn.handshake.accepted']);
+    expect(labels('handshaking.deciding', 'open')).toEqual(['conn.upgraded [acceptsAtOnce]']);
     expect(labels('open', 'closing')).toEqual(['conn.close.begin', 'conn.hook.failed']);
     expect(labels('closing.notifying', 'closed')).toEqual(['conn.closed', 'always [closesAtOnce]']);
     // The peer-wins candidates and the child-machine relays have no target: listed, not drawn.

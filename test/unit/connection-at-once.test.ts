@@ -2,7 +2,9 @@
  * The connection machine's "settles at once" paths: when the app has no onHandshake, onOpen or
  * onClose (and nobody inspects), the runtime starts the actor with `settlesAtOnce` and the
  * machine takes those steps without waiting for their events; `conn.close.begin` may carry
- * `socketGone` / `drained`. Same states, same commands in the same order, fewer events.
+ * `socketGone` / `drained`. Same commands in the same order, fewer events and fewer XState
+ * microsteps: without onHandshake the machine upgrades from `deciding` (no eventless step to
+ * `upgrading`).
  * (test/unit/connection-machine.test.ts covers the machine with every flag off.)
  */
 import { describe, expect, it } from 'vitest';
@@ -30,7 +32,8 @@ function start(settlesAtOnce: SettlesAtOnce) {
 describe('connection machine, steps that settle at once', () => {
   it('without any hook: upgraded and one close.begin take a connection from start to closed', () => {
     const { actor, commands, state } = start(ALL);
-    expect(state()).toBe('handshaking.upgrading');
+    expect(state()).toBe('handshaking.deciding');
+    expect(commands).toEqual(['cmd.handshake', 'cmd.upgrade']);
     actor.send({ type: 'conn.upgraded' });
     expect(state()).toBe('open.ready');
     actor.send({ ...peerClose, socketGone: true, drained: true });
@@ -41,11 +44,16 @@ describe('connection machine, steps that settle at once', () => {
 
   it('each flag skips only its own step', () => {
     const accept = start({ accept: true, open: false, close: false });
-    expect(accept.state()).toBe('handshaking.upgrading');
+    expect(accept.state()).toBe('handshaking.deciding');
+    expect(accept.commands).toEqual(['cmd.handshake', 'cmd.upgrade']);
     accept.actor.send({ type: 'conn.upgraded' });
     expect(accept.state()).toBe('open.opening');
 
     const open = start({ accept: false, open: true, close: false });
+    expect(open.state()).toBe('handshaking.deciding');
+    expect(open.commands).toEqual(['cmd.handshake']);
+    // Not accepted at once: an upgrade before the answer is not one the machine takes.
+    open.actor.send({ type: 'conn.upgraded' });
     expect(open.state()).toBe('handshaking.deciding');
     open.actor.send({ type: 'conn.handshake.accepted' });
     open.actor.send({ type: 'conn.upgraded' });
