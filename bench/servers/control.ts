@@ -4,7 +4,7 @@
  * heap snapshot).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { serve } from '../lib/ipc.js';
 import { broadcastPayload, nowMs, type ServerCommands } from '../lib/protocol.js';
@@ -23,6 +23,8 @@ export interface ServerHooks {
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
+/** How long memory is left to settle after the first GCs (see `mem`). */
+const SETTLE_MS = 1000;
 
 export function serveControl(hooks: ServerHooks): void {
   const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -35,6 +37,11 @@ export function serveControl(hooks: ServerHooks): void {
         if (gc === undefined) throw new Error('run the server with --expose-gc');
         gc();
         await yieldToLoop();
+        gc();
+        // V8 hands the pages a GC freed back to the OS from background tasks, after the GC:
+        // read right away, RSS still holds them (up to 3-5 KiB per connection more after a
+        // connect storm, varying run to run). Measure at rest, the same for every server.
+        await sleep(SETTLE_MS);
         gc();
         const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
         const spaces = getHeapSpaceStatistics();
