@@ -37,7 +37,7 @@ export interface ConnectionHost extends SocketHost {
   /** False once the server is stopping: late handshakes get 503. */
   isAccepting(): boolean;
   /** Writes the 101 through `ws`, then calls `onUpgraded` (never, if the socket died). */
-  upgrade(conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void): void;
+  upgrade(conn: Connection, decision: HandshakeDecision | null, onUpgraded: (ws: WebSocket) => void): void;
   /** The connection is open: visible to the Endpoint from now on. */
   opened(conn: Connection): void;
   /** Where transitions are reported. */
@@ -201,7 +201,7 @@ export class Connection extends ClientSocket {
           this.#guard(this.#handshakeHook());
           break;
         case 'cmd.upgrade':
-          this.host.upgrade(this, this.#handshake?.decision as HandshakeDecision, (ws) => this.#attach(ws));
+          this.host.upgrade(this, this.#handshake?.decision ?? null, (ws) => this.#attach(ws));
           break;
         case 'cmd.reject':
           this.#handshake?.reject(this.socket, command.status);

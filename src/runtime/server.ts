@@ -347,7 +347,7 @@ export class WsActorServer<H = unknown> {
       lifecycle: this.lifecycle,
       stats: this.stats,
       isAccepting: () => this.#accepting,
-      upgrade: (conn: Connection, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void) => {
+      upgrade: (conn: Connection, decision: HandshakeDecision | null, onUpgraded: (ws: WebSocket) => void) => {
         const { req, socket, head } = conn.upgradeRequest;
         this.#upgrader.upgrade(req, socket, head, decision, onUpgraded);
       },

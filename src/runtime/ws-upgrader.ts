@@ -38,8 +38,9 @@ export class WsUpgrader {
   }
 
   /** Completes the upgrade; `onUpgraded` is never called if the socket died first. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, decision: HandshakeDecision, onUpgraded: (ws: WebSocket) => void): void {
-    this.#decisions.set(req, decision);
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, decision: HandshakeDecision | null, onUpgraded: (ws: WebSocket) => void): void {
+    // None without onHandshake: no subprotocol, no headers (and no WeakMap entry to make).
+    if (decision !== null) this.#decisions.set(req, decision);
     // RFC 6455 allows a token list ("foo, websocket"); ws wants exactly "websocket".
     req.headers.upgrade = 'websocket';
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
