@@ -118,14 +118,19 @@ export class Connection extends ClientSocket {
     this.#send(event);
   }
 
-  /** Records the state a command reported and puts it on the lifecycle stream, with the hook that just settled. */
-  #transition(to: LifecycleState, closeCode: number | null = null, closeReason: string | null = null, outcome: ConnectionOutcome | null = null): void {
+  /**
+   * Records the state a command reported (null: aborted by a failure of the actor) and puts it
+   * on the lifecycle stream, with the hook that just settled. The record is made only for listeners.
+   */
+  #transition(to: LifecycleState, command: ConnectionCommand | null): void {
     const from = this.lifecycle;
     this.lifecycle = to;
     const hook = this.#lastHook;
     this.#lastHook = null;
     const stream = this.host.lifecycle;
     if (!stream.active) return;
+    const [closeCode, closeReason, outcome] =
+      command === null ? [this.close_code, this.close_reason, 'aborted' as const] : closeOf(command, this, this.#handshake?.rejectReason ?? null);
     stream.emit({
       kind: 'connection',
       clientId: this.id,
@@ -192,7 +197,7 @@ export class Connection extends ClientSocket {
     try {
       if (command.type === 'cmd.release' && this.lifecycle === 'closed') return; // released already by #fatal
       const to = STATE_OF_COMMAND[command.type];
-      if (to !== undefined) this.#transition(to, ...closeOf(command, this, this.#handshake?.rejectReason ?? null));
+      if (to !== undefined) this.#transition(to, command);
       switch (command.type) {
         case 'cmd.handshake':
           // Not awaited: no onHandshake (the machine accepted at once), nothing to decide.
@@ -415,7 +420,7 @@ export class Connection extends ClientSocket {
     this.terminateIo();
     this.socket.destroy();
     if (this.lifecycle === 'closed') return;
-    this.#transition('closed', this.close_code, this.close_reason, 'aborted');
+    this.#transition('closed', null);
     this.#release();
   }
 }
