@@ -276,9 +276,21 @@ export class WsActorServer<H = unknown> {
 
   async #doStop(): Promise<void> {
     this.#accepting = false;
-    await this.#runOnStop();
+    // One deadline for the whole stop (S2.5), onStop included.
+    const { stopTimeoutMs, clock, logger } = this.#options;
+    let timer: unknown = null;
+    const deadline =
+      stopTimeoutMs === null ? null : new Promise<false>((resolve) => (timer = clock.setTimeout(() => resolve(false), stopTimeoutMs)));
+    const onStop = this.#runOnStop().then(() => true);
+    if (!(await (deadline === null ? onStop : Promise.race([onStop, deadline])))) {
+      logger.warn(
+        `stop(): onStop did not settle within stopTimeoutMs (${stopTimeoutMs} ms); the clients are closed and cut without waiting for it. ` +
+          'If onStop awaits server.stop(), it waits for itself: call it without await (void server.stop()).',
+      );
+    }
     for (const conn of this.#open.values()) conn.beginClose({ kind: 'server-stop' });
-    await this.#whenIdleOrCut();
+    await this.#whenIdleOrCut(deadline);
+    if (timer !== null) clock.clearTimeout(timer);
     this.#detach?.();
     this.#detach = null;
     const http = this.#http;
@@ -301,14 +313,11 @@ export class WsActorServer<H = unknown> {
     if (!outcome.ok) this.#options.logger.error(new HookError('onStop', null, outcome.error).message, outcome.error);
   }
 
-  /** Waits for every connection to be released, at most `stopTimeoutMs`; then cuts the rest. */
-  async #whenIdleOrCut(): Promise<void> {
-    const { stopTimeoutMs, clock, logger } = this.#options;
-    if (stopTimeoutMs === null) return this.#whenIdle();
-    let timer: unknown = null;
-    const deadline = new Promise<boolean>((resolve) => (timer = clock.setTimeout(() => resolve(false), stopTimeoutMs)));
+  /** Waits for every connection to be released, until `deadline` (null: none); then cuts the rest. */
+  async #whenIdleOrCut(deadline: Promise<false> | null): Promise<void> {
+    const { stopTimeoutMs, logger } = this.#options;
+    if (deadline === null) return this.#whenIdle();
     const idle = await Promise.race([this.#whenIdle().then(() => true), deadline]);
-    clock.clearTimeout(timer);
     if (idle) return;
     const waiting = new Map<string, number[]>();
     for (const conn of [...this.#live]) {

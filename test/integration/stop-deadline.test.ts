@@ -139,4 +139,35 @@ describe('stop() and handshakes in flight', () => {
     expect(warning?.message).toContain('1 waiting for onHandshake');
     expect(warning?.message).not.toContain('awaits server.stop()');
   });
+
+  it.each([
+    ['never settles', (): Promise<void> => new Promise(() => undefined)],
+    ['awaits server.stop()', null],
+  ] as const)('an onStop that %s: the deadline covers it; clients get 1001, onClose runs, stop resolves', async (_name, hang) => {
+    const events: string[] = [];
+    let server: WsActorServer<unknown> | null = null;
+    const app: Websocket<unknown> = {
+      async onStop() {
+        events.push('onStop');
+        await (hang === null ? server?.stop() : hang());
+      },
+      onClose(_clientId: number, code: number) {
+        events.push(`onClose ${code}`);
+      },
+    };
+    running = await startServer(app, { stopTimeoutMs: 300 });
+    server = running.server;
+    const client = await connect(running.url);
+    const started = Date.now();
+    await running.server.stop();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(280);
+    expect(took).toBeLessThan(1500);
+    expect(running.server.state).toBe('stopped');
+    expect((await closed(client)).code).toBe(1001);
+    await waitFor(() => events.includes('onClose 1001'), 2000, 'onClose');
+    expect(events).toEqual(['onStop', 'onClose 1001']);
+    const warning = running.logged.find((entry) => entry.level === 'warn' && entry.message.includes('onStop did not settle'));
+    expect(warning?.message).toContain('void server.stop()');
+  });
 });
