@@ -107,7 +107,7 @@ describe('checkApp with a client machine', () => {
 
 describe('checkApp catches a machine that does not follow its own transitions', () => {
   it('a guard with a side effect: the report names the event, the state, where it went and where the machine says', async () => {
-    const error = await checkApp({ app: impureGuardApp, messages: fromMachine({ payloads: { login: fc.record({ name: fc.constant('ada') }) } }), numRuns: 100, shrinkTimeMs: 3000 }).then(
+    const error = await checkApp({ app: impureGuardApp, messages: fromMachine({ payloads: { login: fc.record({ name: fc.constant('ada') }) } }), sessions: true, numRuns: 100, shrinkTimeMs: 3000 }).then(
       () => null,
       (e: unknown) => e,
     );
