@@ -17,6 +17,7 @@ import type { TlsOptions } from '../tls.js';
 import { MAX_TIMER_MS } from '../validate.js';
 import { loadAppModule, type AppModule } from './app-module.js';
 import { DEFAULT_HOST, DEFAULT_PORT, EXIT, HELP, readArgs, UsageError, type CliArgs } from './args.js';
+import { answerClientError } from '../runtime/handshake.js';
 
 const say = (line: string): void => void process.stdout.write(`wsactor: ${line}\n`);
 const complain = (line: string): void => void process.stderr.write(`wsactor: ${line}\n`);
@@ -169,7 +170,7 @@ async function attachObservers(server: WsActorServer<unknown>, args: CliArgs, in
         if (view?.handle(req, res) || metrics?.handle(req, res)) return;
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
       });
-      http.on('clientError', (_error, socket) => socket.destroy());
+      http.on('clientError', answerClientError);
       const port = await listenObserve(http, args.observeHost, args.observePort, inCluster ? args.workers : 1, inCluster);
       closers.push(() => closeHttp(http));
       const base = `http://${args.observeHost.includes(':') ? `[${args.observeHost}]` : args.observeHost}:${port}`;

@@ -21,6 +21,7 @@ import { clipPath, renderLiveViewPage } from './live-view-page.js';
 import { AppStateCounts, APP_MACHINE_DONE, connectionDiagramCounts, connectionMachineDiagram } from './machine-counts.js';
 import { describeMachine, type MachineDiagram } from './machine-diagram.js';
 import { Totals, type ConnectionEnd, type LiveViewTotals } from './totals.js';
+import { answerClientError } from '../runtime/handshake.js';
 
 export type { MachineDiagram } from './machine-diagram.js';
 export type { ConnectionEnd, LiveViewTotals } from './totals.js';
@@ -377,7 +378,7 @@ export function createLiveView(server: LiveViewSource, options: LiveViewOptions 
     const http = createHttpServer((req, res) => {
       if (!handle(req, res)) res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
     });
-    http.on('clientError', (_error, socket) => socket.destroy());
+    http.on('clientError', answerClientError);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(port, host, () => {

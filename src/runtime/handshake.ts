@@ -107,3 +107,26 @@ export function writeHttpRejection(
   socket.once('finish', () => socket.destroy());
   socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), payload]));
 }
+
+/** Statuses for what Node's HTTP parser refuses before a request exists (as Node answers them). */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/**
+ * The HTTP server's `clientError` listener: a request Node could not parse (a bad request line,
+ * headers too large, too slow) gets its 4xx, as Node itself would answer, then the socket is
+ * destroyed; a socket that is already gone or answered gets nothing.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const counted = socket as Duplex & { bytesWritten?: number };
+  if (!socket.writable || (counted.bytesWritten ?? 0) > 0 || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+  writeHttpRejection(socket, status, STATUS_CODES[status] ?? 'Bad Request');
+}
+

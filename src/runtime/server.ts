@@ -19,7 +19,7 @@ import { checkTlsReload, type TlsOptions } from '../tls.js';
 import type { Websocket } from '../types.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { MachineConnection } from './machine-connection.js';
-import type { HandshakeDecision } from './handshake.js';
+import { answerClientError, type HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
@@ -260,7 +260,7 @@ export class WsActorServer<H = unknown> {
     }
     http.on('upgrade', this.#gate.onUpgrade);
     http.on('request', this.#gate.onRequest);
-    http.on('clientError', (_error, socket) => socket.destroy());
+    http.on('clientError', answerClientError);
     const { port, host } = this.#options;
     await new Promise<void>((resolve, reject) => {
       const failed = (error: Error & { code?: string }): void => reject(new ListenError(error.code, host, port, error));

@@ -73,4 +73,16 @@ describe('request-targets', () => {
     expect(await statusLine((http.address() as AddressInfo).port, 'http://[', false)).toBe('HTTP/1.1 404 Not Found');
     metrics.close();
   });
+
+  it('what the HTTP parser refuses gets its status as Node answers it (400, 431), on the server and the live view', async () => {
+    running = await startServer({});
+    view = createLiveView(running.server);
+    const { url } = await view.listen({ port: 0, host: '127.0.0.1' });
+    for (const port of [running.port, Number(new URL(url).port)]) {
+      for (const target of ['ws', '/\u00e9']) expect(await statusLine(port, target)).toBe('HTTP/1.1 400 Bad Request');
+      expect(await statusLine(port, `/?${'a'.repeat(20_000)}`)).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    }
+    const client = await connect(running.url);
+    client.ws.terminate();
+  });
 });
