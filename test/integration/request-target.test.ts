@@ -85,4 +85,17 @@ describe('request-targets', () => {
     const client = await connect(running.url);
     client.ws.terminate();
   });
+
+  it('headers that do not finish within handshakeTimeoutMs get 408 (slowloris)', async () => {
+    running = await startServer({}, { handshakeTimeoutMs: 300 });
+    const socket = await rawTcp(running.port);
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    const answer = await new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    });
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+  });
 });
+
