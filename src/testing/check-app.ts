@@ -9,6 +9,7 @@ import { MissingDependencyError } from '../errors.js';
 import type { Websocket } from '../types.js';
 import { checkRun, type HookFailure, type Violation } from './checks.js';
 import { isMachineMessages, machineArbitraries, type MachineMessages } from './machine.js';
+import { checkAppOptions } from './options.js';
 import { formatFailure } from './report.js';
 import { runScenario, type RunOutcome, type RunServerOptions } from './run.js';
 import { scenarioArbitrary, type ClientMessage, type ConnectPlan, type FastCheck, type Scenario } from './scenario.js';
@@ -163,7 +164,9 @@ interface Failure {
  * the TCP connection, stay silent, connect again; the server stops at random moments), each
  * against a fresh app on a real server on 127.0.0.1, and checks C1–C5 and S1–S3 in the form
  * that holds for any app, plus your `invariants`. Resolves when every run passed; rejects with
- * an {@link AppCheckError} describing the smallest failing scenario it found.
+ * an {@link AppCheckError} describing the smallest failing scenario it found, or at once with
+ * an `InvalidOptionError` for options it cannot run as meant (an unknown name, `numRuns: 0`,
+ * a plain number as `concurrency`).
  *
  * @example
  * await checkApp({
@@ -173,6 +176,7 @@ interface Failure {
  * });
  */
 export async function checkApp<A extends Websocket<unknown>>(options: CheckAppOptions<A>): Promise<CheckAppReport> {
+  checkAppOptions(options);
   const fc = await loadFastCheck();
   const began = performance.now();
   const seed = envNumber('FC_SEED') ?? options.seed;
