@@ -39,4 +39,26 @@ describe('errors on a failed start', () => {
     await server.stop();
     await expect(server.start()).rejects.toThrow('Server failed to start; create a new one');
   });
+
+  it('stop() called from onStart: start() resolves, then the server stops (onStop once, address() null)', async () => {
+    const events: string[] = [];
+    let stopping: Promise<void> = Promise.resolve();
+    const server = createServer(
+      {
+        onStart: () => {
+          events.push('onStart');
+          stopping = server.stop();
+        },
+        onStop: () => void events.push('onStop'),
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    await server.start();
+    events.push('start resolved');
+    await stopping;
+    expect(events).toEqual(['onStart', 'start resolved', 'onStop']);
+    expect(server.state).toBe('stopped');
+    expect(server.address()).toBeNull();
+  });
 });
+
