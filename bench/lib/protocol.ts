@@ -46,7 +46,7 @@ export interface ServerStats {
 }
 
 export type ServerCommands = {
-  /** gc() twice, then process.memoryUsage(). */
+  /** gc() twice, 1 s at rest, gc() again, then process.memoryUsage(). */
   mem: { req: null; res: MemInfo };
   /** Restarts the event-loop delay histogram and the CPU counter. */
   reset: { req: null; res: null };
