@@ -176,8 +176,9 @@ interface Failure {
  * });
  */
 export async function checkApp<A extends Websocket<unknown>>(options: CheckAppOptions<A>): Promise<CheckAppReport> {
-  checkAppOptions(options);
+  // Without fast-check there are no arbitraries to check: that error first.
   const fc = await loadFastCheck();
+  checkAppOptions(options);
   const began = performance.now();
   const seed = envNumber('FC_SEED') ?? options.seed;
   const path = process.env.FC_PATH ?? options.path;
