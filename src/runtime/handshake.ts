@@ -129,4 +129,3 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
   const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
   writeHttpRejection(socket, status, STATUS_CODES[status] ?? 'Bad Request');
 }
-

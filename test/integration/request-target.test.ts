@@ -98,4 +98,3 @@ describe('request-targets', () => {
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
   });
 });
-

@@ -61,4 +61,3 @@ describe('errors on a failed start', () => {
     expect(server.address()).toBeNull();
   });
 });
-
