@@ -302,7 +302,10 @@ function checkConnection(
     if (limit === 1) {
       for (const [k, data] of datas.entries()) {
         const next = datas[k + 1];
-        const late = next === undefined ? undefined : byMe.find((c) => c.from === data && c.calledSeq > next.startSeq);
+        // Only work after its onData returned: a call before that, with the next one already
+        // started, is the server overlapping two onData calls (reported as such above).
+        const late =
+          next === undefined ? undefined : byMe.find((c) => c.from === data && c.calledSeq > next.startSeq && data.endSeq !== null && c.calledSeq > data.endSeq);
         if (late !== undefined && next !== undefined) {
           flagged.add(late);
           add(
