@@ -69,6 +69,8 @@ export class Connection extends ClientSocket {
   /** AWAITS_* bits: set by a command, cleared when the event is sent. */
   #awaiting = 0;
   #lastHook: HookTiming | null = null;
+  /** `onOpen` is running (it still is after a close began, which the state no longer shows). */
+  #inOnOpen = false;
   /** Used by the hibernation queue. */
   hibernateAt = 0;
 
@@ -287,7 +289,13 @@ export class Connection extends ClientSocket {
       return;
     }
     const started = performance.now();
-    this.#guard(callHook(() => app.onOpen?.(this.id, data)).then((outcome) => this.#opened(outcome, data, inbound, started)));
+    this.#inOnOpen = true;
+    this.#guard(
+      callHook(() => app.onOpen?.(this.id, data)).then((outcome) => {
+        this.#inOnOpen = false;
+        this.#opened(outcome, data, inbound, started);
+      }),
+    );
   }
 
   /** `started`: when `onOpen` began (-1: the app has none). */
@@ -354,7 +362,7 @@ export class Connection extends ClientSocket {
   }
 
   #pendingHook(): string {
-    if (this.lifecycle === 'open.opening') return 'onOpen';
+    if (this.#inOnOpen) return 'onOpen';
     if (this.lifecycle === 'closing.notifying') return 'onClose';
     return this.inbound !== null && !this.inbound.idle ? 'onData' : 'the close handshake';
   }

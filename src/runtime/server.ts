@@ -23,6 +23,7 @@ import { answerClientError, type HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
+import { stopDeadline, warnIfStartHangs } from './stop-deadline.js';
 import { attachRoute } from './upgrade-router.js';
 import { UpgradeGate } from './upgrade-gate.js';
 import { ServerServices } from './services.js';
@@ -184,6 +185,7 @@ export class WsActorServer<H = unknown> {
   stop(): Promise<void> {
     if (this.#stopPromise !== null) return this.#stopPromise;
     const started = this.#startPromise ?? Promise.resolve();
+    if (this.state === 'starting') warnIfStartHangs(started, this.#options.clock, this.#options.stopTimeoutMs, this.#options.logger);
     this.#stopPromise = started
       .catch(() => undefined)
       .then(async () => {
@@ -278,19 +280,17 @@ export class WsActorServer<H = unknown> {
     this.#accepting = false;
     // One deadline for the whole stop (S2.5), onStop included.
     const { stopTimeoutMs, clock, logger } = this.#options;
-    let timer: unknown = null;
-    const deadline =
-      stopTimeoutMs === null ? null : new Promise<false>((resolve) => (timer = clock.setTimeout(() => resolve(false), stopTimeoutMs)));
+    const deadline = stopDeadline(clock, stopTimeoutMs);
     const onStop = this.#runOnStop().then(() => true);
-    if (!(await (deadline === null ? onStop : Promise.race([onStop, deadline])))) {
+    if (!(await (deadline.passed === null ? onStop : Promise.race([onStop, deadline.passed])))) {
       logger.warn(
         `stop(): onStop did not settle within stopTimeoutMs (${stopTimeoutMs} ms); the clients are closed and cut without waiting for it. ` +
           'If onStop awaits server.stop(), it waits for itself: call it without await (void server.stop()).',
       );
     }
     for (const conn of this.#open.values()) conn.beginClose({ kind: 'server-stop' });
-    await this.#whenIdleOrCut(deadline);
-    if (timer !== null) clock.clearTimeout(timer);
+    await this.#whenIdleOrCut(deadline.passed);
+    deadline.clear();
     this.#detach?.();
     this.#detach = null;
     const http = this.#http;
@@ -316,7 +316,7 @@ export class WsActorServer<H = unknown> {
   /** Waits for every connection to be released, until `deadline` (null: none); then cuts the rest. */
   async #whenIdleOrCut(deadline: Promise<false> | null): Promise<void> {
     const { stopTimeoutMs, logger } = this.#options;
-    if (deadline === null) return this.#whenIdle();
+    if (deadline === null || this.#live.size === 0) return this.#whenIdle();
     const idle = await Promise.race([this.#whenIdle().then(() => true), deadline]);
     if (idle) return;
     const waiting = new Map<string, number[]>();

@@ -3,8 +3,8 @@
  * `stop()` resolves. A hook that awaits `server.stop()` (waiting for itself) no longer hangs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Endpoint, Message, Websocket, WsActorServer } from '../../src/index.js';
-import { closed, connect, startServer, waitFor, type StartedServer } from '../helpers/harness.js';
+import { createServer, type Endpoint, type Message, type Websocket, type WsActorServer } from '../../src/index.js';
+import { captureLogger, closed, connect, startServer, waitFor, type StartedServer } from '../helpers/harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -170,4 +170,47 @@ describe('stop() and handshakes in flight', () => {
     const warning = running.logged.find((entry) => entry.level === 'warn' && entry.message.includes('onStop did not settle'));
     expect(warning?.message).toContain('void server.stop()');
   });
+
+  it('an onStop that outlives the deadline with no client left: one warning, not a second one about 0 clients', async () => {
+    running = await startServer({ onStop: () => new Promise(() => undefined) }, { stopTimeoutMs: 200 });
+    await running.server.stop();
+    const warnings = running.logged.filter((entry) => entry.level === 'warn').map((entry) => entry.message);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('onStop did not settle');
+  });
+
+  it('a client still in onOpen when the deadline cuts it is reported as waiting for onOpen', async () => {
+    let server: WsActorServer<unknown> | null = null;
+    const app: Websocket<unknown> = {
+      async onOpen() {
+        await server?.stop();
+      },
+    };
+    running = await startServer(app, { stopTimeoutMs: 200 });
+    server = running.server;
+    const client = await connect(running.url);
+    expect((await closed(client)).code).toBe(1001);
+    await waitFor(() => running?.server.state === 'stopped', 3000, 'stopped');
+    const warning = running.logged.find((entry) => entry.level === 'warn' && entry.message.includes('passed with'));
+    expect(warning?.message).toContain('1 waiting for onOpen');
+  });
+
+  it('an onStart that awaits server.stop() waits for itself (S1): a warning says so at stopTimeoutMs', async () => {
+    const { logger, entries } = captureLogger();
+    const server: WsActorServer<unknown> = createServer(
+      {
+        async onStart() {
+          await server.stop();
+        },
+      },
+      { host: '127.0.0.1', port: 0, stopTimeoutMs: 200, logger },
+    );
+    void server.start();
+    await waitFor(() => entries.length > 0, 2000, 'the warning');
+    expect(entries[0]?.level).toBe('warn');
+    expect(entries[0]?.message).toContain('start() has not finished within stopTimeoutMs (200 ms)');
+    expect(entries[0]?.message).toContain('void server.stop()');
+    expect(server.state).toBe('starting');
+  });
 });
+
