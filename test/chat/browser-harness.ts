@@ -5,17 +5,17 @@
  * context per user (with the probes of page-probes.ts), and the page's problems (console errors,
  * page errors, HTTP errors) collected.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { ChatApp } from '../../examples/chat/app.js';
 import { startChatServer, type RunningChatServer } from '../../examples/chat/server.js';
 import { connect, type TestClient } from '../helpers/harness.js';
 import { activeId, probe, PROBES_SCRIPT } from './page-probes.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { launchChromium } from '../helpers/chromium.js';
 /** Gitignored; screenshots of failed tests (and of the layout test) land here. */
 export const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results/chat');
 
@@ -28,15 +28,6 @@ export interface Viewport {
 
 export const DESKTOP: Viewport = { label: 'desktop', width: 1280, height: 800, mobile: false };
 export const MOBILE: Viewport = { label: 'mobile-390', width: 390, height: 844, mobile: true };
-
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (Debian package chromium).`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    timeout: 20_000,
-  });
-}
 
 /** One test's world: a chat server, its users (browser contexts) and bots (node clients). */
 export class ChatWorld {

@@ -7,16 +7,15 @@
  * one leaves; the test asserts what each page shows and, on the server, each client's machine
  * state. On failure both pages are saved as screenshots in the system temp directory.
  */
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LobbyApp } from '../../examples/lobby/app.js';
 import { startLobby, type RunningLobby } from '../../examples/lobby/server.js';
 import { until } from './lobby-client.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('lobby example in headless Chromium (two players)', () => {
@@ -26,14 +25,9 @@ describe('lobby example in headless Chromium (two players)', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (Debian package chromium).`);
     // Short but real waits: the busy states are visible, and the test stays fast.
     lobby = await startLobby({ port: 0, host: '127.0.0.1', app: new LobbyApp({ latency: (job) => sleep(job === 'check-name' ? 40 : 60) }) });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -9,16 +9,16 @@
  * The page's own `WebSocket` runs each scenario; the tests assert on what the page saw AND on
  * the servers' hook traces.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientInfo, Endpoint, HandshakeRequest, Message, Websocket } from '../../src/index.js';
 import { startServer, waitFor, type StartedServer } from '../helpers/harness.js';
 import { echoOrClose } from '../helpers/interop-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PAGE = readFileSync(new URL('./browser/index.html', import.meta.url), 'utf8');
 const MiB = 1024 * 1024;
 
@@ -89,32 +89,6 @@ class InteropApp implements Websocket<Label> {
 }
 
 type Report = Record<string, unknown>;
-
-/** Debian's Chromium through playwright-core; a launch failure says what to do. */
-async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (it installs the Debian package chromium).`);
-  }
-  try {
-    return await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 20_000,
-    });
-  } catch (error) {
-    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(`cannot launch ${CHROMIUM} (${why}). Run \`npm run setup\` (Debian package chromium).`, { cause: error });
-  }
-}
 
 describe('headless Chromium (the browser WebSocket)', () => {
   let http: HttpServer;

@@ -8,12 +8,12 @@
  * the certificate for new connections while open ones keep going.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, InvalidOptionError, ServerStateError } from '../../src/errors.js';
 import type { Endpoint, Message, Websocket } from '../../src/index.js';
@@ -22,7 +22,6 @@ import { echoOrClose } from '../helpers/interop-app.js';
 import { testCerts, type TestCert, type TestCerts } from '../helpers/tls-certs.js';
 
 const PYTHON = '/usr/bin/python3';
-const CHROMIUM = '/usr/bin/chromium';
 const WSS_CLIENT = fileURLToPath(new URL('./clients/wss_client.py', import.meta.url));
 
 /** Echoes; records opens and closes with the `case` of the query. */
@@ -149,12 +148,7 @@ describe('tls option: a standalone wss:// server', () => {
   });
 
   it('headless Chromium (--ignore-certificate-errors) echoes over wss://', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (Debian package chromium).`);
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'],
-      timeout: 20_000,
-    });
+    const browser: Browser = await launchChromium(['--ignore-certificate-errors']);
     try {
       const page = await browser.newPage();
       const out = await page.evaluate(async (url) => {

@@ -3,19 +3,9 @@
  * never a downloaded one) through playwright-core, a page that records its errors, and a
  * screenshot when a test fails (in /tmp).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
-
-export function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (Debian package chromium).`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    timeout: 20_000,
-  });
-}
+export { launchChromium } from '../helpers/chromium.js';
 
 /** A page whose console errors, page errors and failed requests (but aborted event streams) land in `problems`. */
 export async function watchedPage(browser: Browser, options: BrowserContextOptions = {}): Promise<{ page: Page; problems: string[] }> {

@@ -6,14 +6,13 @@
  * its app state and its timeline the app steps. No errors, under the page's CSP. A failing
  * test leaves a screenshot in /tmp/live-view-machines-failure.png.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import { clientMachine, createLiveView, type ClientCloseEvent, type ClientMachineInput, type LiveView, type Websocket } from '../../src/index.js';
 import { closed, connect, startServer, type StartedServer, type TestClient } from '../helpers/harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/live-view-machines.png';
 const FAILURE = '/tmp/live-view-machines-failure.png';
 
@@ -59,15 +58,10 @@ describe('live view machine diagrams in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (Debian package chromium).`);
     started = await startServer(app);
     view = createLiveView(started.server);
     ({ url } = await view.listen({ port: 0 }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
     page.on('pageerror', (e) => void problems.push(`pageerror: ${e.message}`));

@@ -4,13 +4,12 @@
  * the page must list them as `open.ready`, then as `closed` with their close codes, render a
  * hostile close reason as text, and do it all under its CSP without errors.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveView, type LiveView, type Websocket } from '../../src/index.js';
 import { closed, connect, startServer, type StartedServer, type TestClient } from '../helpers/harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/live-view.png';
 
 const app: Websocket<null> = {
@@ -29,15 +28,10 @@ describe('live view in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Run \`npm run setup\` (Debian package chromium).`);
     started = await startServer(app);
     view = createLiveView(started.server);
     ({ url } = await view.listen({ port: 0 }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
     page.on('pageerror', (e) => void problems.push(`pageerror: ${e.message}`));
