@@ -7,7 +7,7 @@
  * test leaves a screenshot in /tmp/live-view-machines-failure.png.
  */
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
+import { launchChromium, watchedPage } from './browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import { clientMachine, createLiveView, type ClientCloseEvent, type ClientMachineInput, type LiveView, type Websocket } from '../../src/index.js';
@@ -55,17 +55,14 @@ describe('live view machine diagrams in headless Chromium', () => {
   let url: string;
   let browser: Browser | undefined;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     started = await startServer(app);
     view = createLiveView(started.server);
     ({ url } = await view.listen({ port: 0 }));
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
-    page.on('pageerror', (e) => void problems.push(`pageerror: ${e.message}`));
-    page.on('requestfailed', (r) => void (r.failure()?.errorText !== 'net::ERR_ABORTED' && problems.push(`request failed: ${r.url()}`)));
+    ({ page, problems } = await watchedPage(browser, { viewport: { width: 1280, height: 900 } }));
   });
 
   afterAll(async () => {

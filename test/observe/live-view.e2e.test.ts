@@ -5,7 +5,7 @@
  * hostile close reason as text, and do it all under its CSP without errors.
  */
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
+import { launchChromium, watchedPage } from './browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveView, type LiveView, type Websocket } from '../../src/index.js';
 import { closed, connect, startServer, type StartedServer, type TestClient } from '../helpers/harness.js';
@@ -25,18 +25,14 @@ describe('live view in headless Chromium', () => {
   let url: string;
   let browser: Browser | undefined;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     started = await startServer(app);
     view = createLiveView(started.server);
     ({ url } = await view.listen({ port: 0 }));
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
-    page.on('pageerror', (e) => void problems.push(`pageerror: ${e.message}`));
-    // A reload aborts the open event stream (net::ERR_ABORTED); anything else is a problem.
-    page.on('requestfailed', (r) => void (r.failure()?.errorText !== 'net::ERR_ABORTED' && problems.push(`request failed: ${r.url()}`)));
+    ({ page, problems } = await watchedPage(browser, { viewport: { width: 1280, height: 800 } }));
   });
 
   afterAll(async () => {
