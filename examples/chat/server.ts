@@ -13,6 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { closeHttp, listenHttp, parsePort, shownHost } from '../http.js';
 import { runIfEntryPoint, stopOnSignals } from '../run-main.js';
 import { createLiveView, createMetrics, createServer, jsonLinesWriter } from '../../src/index.js';
 import { ChatApp } from './app.js';
@@ -66,21 +67,10 @@ export async function startChatServer({ port, host, app = new ChatApp(), observe
     await log?.close();
   };
 
-  const closeHttp = (): Promise<void> =>
-    new Promise((resolve) => {
-      http.close(() => resolve());
-      http.closeAllConnections();
-    });
 
   // Listen first, so a busy port fails before the app ever starts (and no onStop runs).
   try {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, host, () => {
-        http.off('error', reject);
-        resolve();
-      });
-    });
+    await listenHttp(http, port, host);
   } catch (error) {
     await detach();
     throw error;
@@ -89,7 +79,7 @@ export async function startChatServer({ port, host, app = new ChatApp(), observe
     await chat.start();
   } catch (error) {
     await detach();
-    await closeHttp();
+    await closeHttp(http);
     throw error;
   }
   http.on('error', (error) => console.error('http server error', error));
@@ -102,7 +92,7 @@ export async function startChatServer({ port, host, app = new ChatApp(), observe
     async stop() {
       await chat.stop();
       await detach();
-      await closeHttp();
+      await closeHttp(http);
     },
   };
 }
@@ -135,14 +125,6 @@ function servePage(page: Buffer, icon: Buffer, req: IncomingMessage, res: Server
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** Port from `--port`, else `$PORT`, else 1337; throws on anything that is not 0-65535. */
-function parsePort(value: string | undefined, source: string): number {
-  if (value === undefined || value === '') return DEFAULT_PORT;
-  const port = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(port) || port > 65535) throw new Error(`Invalid port ${JSON.stringify(value)} from ${source}: expected 0-65535`);
-  return port;
-}
-
 function listenFailure(error: unknown, host: string, port: number): string | null {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   if (code === 'EADDRINUSE') return `Port ${port} is already in use on ${host}. Stop the other process, or pick another port with PORT=N or --port N.`;
@@ -161,7 +143,7 @@ async function main(): Promise<void> {
   }
   let port: number;
   try {
-    port = values.port !== undefined ? parsePort(values.port, '--port') : parsePort(process.env.PORT, 'PORT');
+    port = values.port !== undefined ? parsePort(values.port, '--port', DEFAULT_PORT) : parsePort(process.env.PORT, 'PORT', DEFAULT_PORT);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
@@ -178,7 +160,7 @@ async function main(): Promise<void> {
     else console.error(`wsactor chat failed to start: ${message}`);
     process.exit(1);
   }
-  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const shown = shownHost(host);
   console.log(`wsactor chat running at http://${shown}:${running.port} (listening on ${host})`);
   if (running.liveViewPath !== null) console.log(`wsactor live view at http://${shown}:${running.port}${running.liveViewPath}, metrics at /metrics`);
   if (values['lifecycle-log'] !== undefined) console.log(`lifecycle log: ${values['lifecycle-log']}`);

@@ -14,6 +14,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { closeHttp, listenHttp, parsePort, shownHost } from '../http.js';
 import { runIfEntryPoint, stopOnSignals } from '../run-main.js';
 import { createLiveView, createServer, type WsActorServer } from '../../src/index.js';
 import { LobbyApp } from './app.js';
@@ -61,20 +62,9 @@ export async function startLobby({ port, host, app = new LobbyApp(), observe = f
     if (view?.handle(req, res)) return;
     servePage(page, csp, req, res);
   });
-  const closeHttp = (): Promise<void> =>
-    new Promise((resolve) => {
-      http.close(() => resolve());
-      http.closeAllConnections();
-    });
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, host, () => {
-        http.off('error', reject);
-        resolve();
-      });
-    });
+    await listenHttp(http, port, host);
   } catch (error) {
     await view?.close();
     throw error;
@@ -83,7 +73,7 @@ export async function startLobby({ port, host, app = new LobbyApp(), observe = f
     await server.start();
   } catch (error) {
     await view?.close();
-    await closeHttp();
+    await closeHttp(http);
     throw error;
   }
   http.on('error', (error) => console.error('http server error', error));
@@ -99,7 +89,7 @@ export async function startLobby({ port, host, app = new LobbyApp(), observe = f
     async stop() {
       await server.stop();
       await view?.close();
-      await closeHttp();
+      await closeHttp(http);
     },
   };
 }
@@ -145,19 +135,6 @@ function servePage(page: Buffer, csp: string, req: IncomingMessage, res: ServerR
   res.end(req.method === 'HEAD' ? undefined : page);
 }
 
-function shownHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return 'localhost';
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-/** Port from `--port`, else `$PORT`, else 1338; throws on anything that is not 0-65535. */
-function parsePort(value: string | undefined, source: string): number {
-  if (value === undefined || value === '') return DEFAULT_PORT;
-  const port = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(port) || port > 65535) throw new Error(`Invalid port ${JSON.stringify(value)} from ${source}: expected 0-65535`);
-  return port;
-}
-
 async function main(): Promise<void> {
   let values: { port?: string | undefined; host?: string | undefined; observe?: boolean | undefined };
   try {
@@ -168,7 +145,7 @@ async function main(): Promise<void> {
   }
   let port: number;
   try {
-    port = values.port !== undefined ? parsePort(values.port, '--port') : parsePort(process.env.PORT, 'PORT');
+    port = values.port !== undefined ? parsePort(values.port, '--port', DEFAULT_PORT) : parsePort(process.env.PORT, 'PORT', DEFAULT_PORT);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
