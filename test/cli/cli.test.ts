@@ -10,12 +10,11 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closed, connect, type TestClient } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { testCerts, type TestCert, type TestCerts } from '../helpers/tls-certs.js';
+import { servedFingerprint, testCerts, type TestCert, type TestCerts } from '../helpers/tls-certs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -135,17 +134,6 @@ function hookCounts(file: string): Map<number, { start: number; stop: number }> 
 
 async function hello(client: TestClient): Promise<{ pid: number; workerId?: number; lang?: string }> {
   return JSON.parse((await client.nextMessage(5000)).data.toString('utf8')) as { pid: number };
-}
-
-function fingerprintAt(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
-      const { fingerprint256 } = socket.getPeerCertificate();
-      socket.destroy();
-      resolve(fingerprint256);
-    });
-    socket.once('error', reject);
-  });
 }
 
 describe('the wsactor command', () => {
@@ -281,13 +269,13 @@ describe('the wsactor command', () => {
     expect(scheme).toBe('wss');
     const before = await connect(`wss://127.0.0.1:${port}/ws`, { ca: first.cert });
     await hello(before);
-    expect(await fingerprintAt(Number(port), first.cert)).toBe(first.fingerprint256);
+    expect(await servedFingerprint(Number(port), first.cert)).toBe(first.fingerprint256);
 
     copyFileSync(second.certFile, certFile);
     copyFileSync(second.keyFile, keyFile);
     run.child.kill('SIGHUP');
     await run.waitFor(/reloaded the TLS certificate/);
-    expect(await fingerprintAt(Number(port), second.cert)).toBe(second.fingerprint256);
+    expect(await servedFingerprint(Number(port), second.cert)).toBe(second.fingerprint256);
     const after = await connect(`wss://127.0.0.1:${port}/ws`, { ca: second.cert });
     await hello(after);
     before.ws.send('still on the old certificate');
@@ -297,7 +285,7 @@ describe('the wsactor command', () => {
     writeFileSync(keyFile, first.key);
     run.child.kill('SIGHUP');
     await run.waitFor(/TLS reload failed, the current certificate stays: Option "tls" cannot make a TLS context: .*key values mismatch/, 10_000, 'stderr');
-    expect(await fingerprintAt(Number(port), second.cert)).toBe(second.fingerprint256);
+    expect(await servedFingerprint(Number(port), second.cert)).toBe(second.fingerprint256);
 
     const closes = [closed(before), closed(after)];
     run.child.kill('SIGTERM');

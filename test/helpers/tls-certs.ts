@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 export interface TestCert {
   /** PEM files, in the certificate set's temp directory. */
@@ -60,4 +61,16 @@ export function testCerts(): TestCerts {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:`port` shows a new connection. */
+export function servedFingerprint(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+      const { fingerprint256 } = socket.getPeerCertificate();
+      socket.destroy();
+      resolve(fingerprint256);
+    });
+    socket.once('error', reject);
+  });
 }

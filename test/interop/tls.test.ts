@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
@@ -19,7 +19,7 @@ import { ErrorCodes, InvalidOptionError, ServerStateError } from '../../src/erro
 import type { Endpoint, Message, Websocket } from '../../src/index.js';
 import { closed, connect, startServer, waitFor, type StartedServer } from '../helpers/harness.js';
 import { echoOrClose } from '../helpers/interop-app.js';
-import { testCerts, type TestCert, type TestCerts } from '../helpers/tls-certs.js';
+import { servedFingerprint, testCerts, type TestCert, type TestCerts } from '../helpers/tls-certs.js';
 
 const PYTHON = '/usr/bin/python3';
 const WSS_CLIENT = fileURLToPath(new URL('./clients/wss_client.py', import.meta.url));
@@ -51,18 +51,6 @@ class EchoApp implements Websocket<string> {
   onClose(id: number, code: number): void {
     this.closes.push({ case: this.#cases.get(id) ?? '?', code });
   }
-}
-
-/** The SHA-256 fingerprint of the certificate a TLS server shows a new connection. */
-function servedFingerprint(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
-      const { fingerprint256 } = socket.getPeerCertificate();
-      socket.destroy();
-      resolve(fingerprint256);
-    });
-    socket.once('error', reject);
-  });
 }
 
 /** A raw TCP client that writes `bytes`; resolves with what came back once the server closed the socket. */
