@@ -1,25 +1,14 @@
 /** Option defaults and validation: every bad value throws InvalidOptionError with an exact message. */
 import { createServer as createHttpServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, InvalidOptionError } from '../../src/errors.js';
+import { InvalidOptionError } from '../../src/errors.js';
 import { createServer } from '../../src/index.js';
 import { defaultOptions, resolveOptions, type ServerOptions } from '../../src/options.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { consoleLogger, type Logger } from '../../src/runtime/logger.js';
+import { rejectsOption } from '../helpers/options.js';
 
 const silent: Logger = { error: () => undefined, warn: () => undefined };
-
-function rejects(options: unknown, message: string): void {
-  let caught: unknown;
-  try {
-    resolveOptions(options as ServerOptions);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(InvalidOptionError);
-  expect((caught as InvalidOptionError).code).toBe(ErrorCodes.INVALID_OPTION);
-  expect((caught as InvalidOptionError).message).toBe(message);
-}
 
 describe('resolveOptions', () => {
   it('applies the documented defaults', () => {
@@ -93,26 +82,26 @@ describe('resolveOptions', () => {
   });
 
   it('rejects an unknown option with an exact message', () => {
-    rejects({ foo: 1 }, 'Unknown option "foo"');
-    rejects({ maxpayload: 1 }, 'Unknown option "maxpayload"');
-    rejects({ port: 0, timeout: 5 }, 'Unknown option "timeout"');
+    rejectsOption({ foo: 1 }, 'Unknown option "foo"');
+    rejectsOption({ maxpayload: 1 }, 'Unknown option "maxpayload"');
+    rejectsOption({ port: 0, timeout: 5 }, 'Unknown option "timeout"');
   });
 
   it.each(['toString', 'constructor', 'hasOwnProperty', 'valueOf', '__defineGetter__'])(
     'rejects the inherited Object.prototype name %s as unknown',
     (name) => {
-      rejects({ [name]: 1 }, `Unknown option "${name}"`);
+      rejectsOption({ [name]: 1 }, `Unknown option "${name}"`);
     },
   );
 
   it('rejects an unknown option even when its value is undefined', () => {
-    rejects({ foo: undefined }, 'Unknown option "foo"');
+    rejectsOption({ foo: undefined }, 'Unknown option "foo"');
   });
 
   it('rejects options that are not an object', () => {
-    rejects(null, 'Options must be an object');
-    rejects(42, 'Options must be an object');
-    rejects('port=1', 'Options must be an object');
+    rejectsOption(null, 'Options must be an object');
+    rejectsOption(42, 'Options must be an object');
+    rejectsOption('port=1', 'Options must be an object');
   });
 
   describe.each([
@@ -135,7 +124,7 @@ describe('resolveOptions', () => {
       ['a numeric string', '16'],
       ['null', null],
     ])('rejects %s', (_name, value) => {
-      rejects({ [key]: value }, `Option "${key}" must be a positive integer, got ${String(value)}`);
+      rejectsOption({ [key]: value }, `Option "${key}" must be a positive integer, got ${String(value)}`);
     });
 
     it('accepts 1 and a large integer', () => {
@@ -159,7 +148,7 @@ describe('resolveOptions', () => {
       ['2^53', 2 ** 53],
       ['a numeric string', '16'],
     ])('rejects %s', (_name, value) => {
-      rejects({ [key]: value }, message(value));
+      rejectsOption({ [key]: value }, message(value));
     });
 
     it('accepts 1 and 2^31 - 1', () => {
@@ -169,7 +158,7 @@ describe('resolveOptions', () => {
 
     it(key === 'heartbeatMs' || key === 'stopTimeoutMs' ? 'accepts null (off)' : 'rejects null (cannot be off)', () => {
       if (key === 'heartbeatMs' || key === 'stopTimeoutMs') expect(resolveOptions({ [key]: null })[key]).toBeNull();
-      else rejects({ [key]: null }, message(null));
+      else rejectsOption({ [key]: null }, message(null));
     });
   });
 
@@ -184,7 +173,7 @@ describe('resolveOptions', () => {
       [true, 'true'],
       [{}, 'Object'],
     ])('rejects %j', (host, shown) => {
-      rejects({ host }, `Option "host" must be a non-empty string (an address or host name), got ${shown}`);
+      rejectsOption({ host }, `Option "host" must be a non-empty string (an address or host name), got ${shown}`);
     });
   });
 
@@ -194,11 +183,11 @@ describe('resolveOptions', () => {
     });
 
     it.each([-1, 65536, 80.5, Number.NaN])('rejects %s', (port) => {
-      rejects({ port }, `Option "port" must be an integer from 0 to 65535, got ${String(port)}`);
+      rejectsOption({ port }, `Option "port" must be an integer from 0 to 65535, got ${String(port)}`);
     });
 
     it('rejects a string port', () => {
-      rejects({ port: '80' }, 'Option "port" must be an integer from 0 to 65535, got 80');
+      rejectsOption({ port: '80' }, 'Option "port" must be an integer from 0 to 65535, got 80');
     });
   });
 
@@ -215,7 +204,7 @@ describe('resolveOptions', () => {
       ['host', { server: http, host: '127.0.0.1' }],
       ['host and port', { server: http, host: 'localhost', port: 1 }],
     ])('excludes %s', (_name, options) => {
-      rejects(options, 'Option "server" excludes "host" and "port"');
+      rejectsOption(options, 'Option "server" excludes "host" and "port"');
     });
   });
 
@@ -226,7 +215,7 @@ describe('resolveOptions', () => {
       ['localhost', '"localhost"'],
       [null, 'null'],
     ])('rejects %j', (server, shown) => {
-      rejects({ server }, `Option "server" must be an http.Server or https.Server, got ${shown}`);
+      rejectsOption({ server }, `Option "server" must be an http.Server or https.Server, got ${shown}`);
     });
   });
 
@@ -237,7 +226,7 @@ describe('resolveOptions', () => {
       ['/a b', 'Option "path" "/a b" can never match: request pathnames arrive normalized, as "/a%20b"'],
       ['/a/../b', 'Option "path" "/a/../b" can never match: request pathnames arrive normalized, as "/b"'],
     ])('rejects %j, which can never match', (path, message) => {
-      rejects({ path }, message);
+      rejectsOption({ path }, message);
     });
 
     it.each(['/', '/ws', '/chat/room'])('accepts %s', (path) => {
@@ -245,11 +234,11 @@ describe('resolveOptions', () => {
     });
 
     it.each(['ws', '', 'http://x/ws', ' /ws'])('rejects %j', (path) => {
-      rejects({ path }, `Option "path" must start with "/", got ${path}`);
+      rejectsOption({ path }, `Option "path" must start with "/", got ${path}`);
     });
 
     it('rejects a non-string path', () => {
-      rejects({ path: 42 }, 'Option "path" must start with "/", got 42');
+      rejectsOption({ path: 42 }, 'Option "path" must start with "/", got 42');
     });
   });
 
@@ -260,25 +249,25 @@ describe('resolveOptions', () => {
     });
 
     it.each([0, -5, 2.5])('rejects %s', (value) => {
-      rejects({ [key]: value }, `Option "${key}" must be a positive integer, got ${value}`);
+      rejectsOption({ [key]: value }, `Option "${key}" must be a positive integer, got ${value}`);
     });
   });
 
   it.each(['validateUtf8', 'textOnly'])('%s must be a boolean', (key) => {
-    rejects({ [key]: 1 }, `Option "${key}" must be a boolean`);
-    rejects({ [key]: null }, `Option "${key}" must be a boolean`);
+    rejectsOption({ [key]: 1 }, `Option "${key}" must be a boolean`);
+    rejectsOption({ [key]: null }, `Option "${key}" must be a boolean`);
   });
 
   it('outboundOverflow must be "close" or "fail"', () => {
     expect(resolveOptions({ outboundOverflow: 'fail' }).outboundOverflow).toBe('fail');
-    rejects({ outboundOverflow: 'drop' }, 'Option "outboundOverflow" must be "close" or "fail"');
+    rejectsOption({ outboundOverflow: 'drop' }, 'Option "outboundOverflow" must be "close" or "fail"');
   });
 
   it('allowedOrigins must be null or an array of strings', () => {
     expect(resolveOptions({ allowedOrigins: [] }).allowedOrigins).toEqual([]);
     const message = 'Option "allowedOrigins" must be an array of origin strings or null';
-    rejects({ allowedOrigins: 'https://example.com' }, message);
-    rejects({ allowedOrigins: ['https://a.test', 42] }, message);
+    rejectsOption({ allowedOrigins: 'https://example.com' }, message);
+    rejectsOption({ allowedOrigins: ['https://a.test', 42] }, message);
   });
 
   describe('perMessageDeflate', () => {
@@ -296,12 +285,12 @@ describe('resolveOptions', () => {
     });
 
     it('rejects bad values', () => {
-      rejects({ perMessageDeflate: 'yes' }, 'Option "perMessageDeflate" must be a boolean or an object');
-      rejects({ perMessageDeflate: null }, 'Option "perMessageDeflate" must be a boolean or an object');
-      rejects({ perMessageDeflate: { level: 9 } }, 'Unknown option "perMessageDeflate.level"');
-      rejects({ perMessageDeflate: { threshold: -1 } }, 'Option "perMessageDeflate.threshold" must be a non-negative integer, got -1');
-      rejects({ perMessageDeflate: { threshold: 1.5 } }, 'Option "perMessageDeflate.threshold" must be a non-negative integer, got 1.5');
-      rejects(
+      rejectsOption({ perMessageDeflate: 'yes' }, 'Option "perMessageDeflate" must be a boolean or an object');
+      rejectsOption({ perMessageDeflate: null }, 'Option "perMessageDeflate" must be a boolean or an object');
+      rejectsOption({ perMessageDeflate: { level: 9 } }, 'Unknown option "perMessageDeflate.level"');
+      rejectsOption({ perMessageDeflate: { threshold: -1 } }, 'Option "perMessageDeflate.threshold" must be a non-negative integer, got -1');
+      rejectsOption({ perMessageDeflate: { threshold: 1.5 } }, 'Option "perMessageDeflate.threshold" must be a non-negative integer, got 1.5');
+      rejectsOption(
         { perMessageDeflate: { concurrencyLimit: 1.5 } },
         'Option "perMessageDeflate.concurrencyLimit" must be a positive integer, got 1.5',
       );
@@ -309,19 +298,19 @@ describe('resolveOptions', () => {
   });
 
   it('validates logger, clock and inspect', () => {
-    rejects({ logger: {} }, 'Option "logger" must have error() and warn() methods');
-    rejects({ logger: null }, 'Option "logger" must have error() and warn() methods');
-    rejects({ logger: { error: () => undefined } }, 'Option "logger" must have error() and warn() methods');
+    rejectsOption({ logger: {} }, 'Option "logger" must have error() and warn() methods');
+    rejectsOption({ logger: null }, 'Option "logger" must have error() and warn() methods');
+    rejectsOption({ logger: { error: () => undefined } }, 'Option "logger" must have error() and warn() methods');
     const clockMessage = 'Option "clock" must have now(), setTimeout() and clearTimeout()';
-    rejects({ clock: { now: () => 0 } }, clockMessage);
-    rejects({ clock: { now: () => 0, setTimeout: () => 1 } }, clockMessage);
+    rejectsOption({ clock: { now: () => 0 } }, clockMessage);
+    rejectsOption({ clock: { now: () => 0, setTimeout: () => 1 } }, clockMessage);
     const clock = { now: () => 0, setTimeout: () => 1, clearTimeout: () => undefined };
     expect(resolveOptions({ clock }).clock).toBe(clock);
     const inspect = (): void => undefined;
     expect(resolveOptions({ inspect }).inspect).toBe(inspect);
     expect(resolveOptions({ inspect: { next: inspect } }).inspect).toEqual({ next: inspect });
-    rejects({ inspect: {} }, 'Option "inspect" must be a function or an observer with next()');
-    rejects({ inspect: 'console' }, 'Option "inspect" must be a function or an observer with next()');
+    rejectsOption({ inspect: {} }, 'Option "inspect" must be a function or an observer with next()');
+    rejectsOption({ inspect: 'console' }, 'Option "inspect" must be a function or an observer with next()');
   });
 });
 
