@@ -159,8 +159,6 @@ export const connectionMachine = setup({
     readyToNotify: ({ context }) => context.socketGone && context.drained,
     /** The close begins with the socket gone and nothing to deliver: `onClose` is next. */
     beginsReadyToNotify: ({ event }) => event.type === 'conn.close.begin' && event.socketGone === true && event.drained === true,
-    beginsReadyToRelease: ({ context, event }) =>
-      context.settlesAtOnce.close && event.type === 'conn.close.begin' && event.socketGone === true && event.drained === true,
     peerCloseWins: ({ event }) =>
       (event.type === 'conn.close.begin' && event.peerClosing === true && yieldsToPeer(event.cause)) ||
       (event.type === 'conn.hook.failed' && event.peerClosing === true),
@@ -227,7 +225,7 @@ export const connectionMachine = setup({
         'conn.close.begin': [
           { guard: 'peerCloseWins' },
           {
-            guard: 'beginsReadyToRelease',
+            guard: and(['closesAtOnce', 'beginsReadyToNotify']),
             target: '#connection.closed',
             actions: ['beginCloseReleased', 'emitClose', 'emitNotifyClose'],
           },

@@ -25,19 +25,12 @@ export function stopDeadline(clock: Clock, ms: number | null): StopDeadline {
  */
 export function warnIfStartHangs(started: Promise<unknown>, clock: Clock, ms: number | null, logger: Logger): void {
   if (ms === null) return;
-  let settled = false;
   const timer = clock.setTimeout(() => {
-    if (settled) return;
     logger.warn(
       `stop(): start() has not finished within stopTimeoutMs (${ms} ms) and stop() waits for it (onStart has not settled). ` +
         'If onStart awaits server.stop(), it waits for itself: call it without await (void server.stop()).',
     );
   }, ms);
-  void started.then(
-    () => undefined,
-    () => undefined,
-  ).then(() => {
-    settled = true;
-    clock.clearTimeout(timer);
-  });
+  const clear = (): void => clock.clearTimeout(timer);
+  started.then(clear, clear);
 }
