@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export const JS_DIR = `${root}bench/results/raw/js/`;
 
 const ENTRIES = [
-  ...['servers/raw-ws', 'servers/wsactor', 'servers/tcp-echo', 'servers/raw-ws-machine', 'servers/wsactor-machine'],
+  ...['servers/raw-ws', 'servers/wsactor', 'servers/tcp-echo', 'servers/raw-ws-machine', 'servers/wsactor-machine', 'servers/raw-ws-actor'],
   ...['load/echo', 'load/churn', 'load/hold', 'load/players', 'load/storm'],
 ];
 

@@ -24,7 +24,8 @@ export function payloadSeq(data: Buffer): number {
   return Number.parseInt(data.toString('latin1', 0, 16), 10);
 }
 
-export type ServerKind = 'raw' | 'wsactor' | 'tcp';
+/** `floor`: raw ws plus one connection actor per connection (bench/servers/raw-ws-actor.ts). */
+export type ServerKind = 'raw' | 'wsactor' | 'tcp' | 'floor';
 
 export interface MemInfo {
   rss: number;

@@ -39,7 +39,7 @@ export class Results {
   add(spec: MetricSpec, kind: ServerKind, value: number): void {
     let metric = this.#metrics.get(spec.id);
     if (metric === undefined) {
-      metric = { ...spec, values: { raw: [], wsactor: [], tcp: [] } };
+      metric = { ...spec, values: { raw: [], wsactor: [], tcp: [], floor: [] } };
       this.#metrics.set(spec.id, metric);
     }
     metric.values[kind].push(value);
@@ -52,6 +52,8 @@ export class Results {
     raw: number;
     wsactor: number;
     tcp: number;
+    /** raw ws + one connection actor (churn and storm): the actor's floor. */
+    floor: number;
     ratio: number;
     target: string;
     pass: boolean | null;
@@ -65,15 +67,17 @@ export class Results {
       const pass = t === undefined || !Number.isFinite(ratio) ? null : t.op === '>=' ? ratio >= t.ratio : ratio <= t.ratio;
       const target = t === undefined ? '' : `${t.op} ${t.ratio.toFixed(2)}${t.note === undefined ? '' : ` (${t.note})`}`;
       const round = (v: number): number => Number(v.toPrecision(4));
-      const rounds = { raw: m.values.raw.map(round), wsactor: m.values.wsactor.map(round), tcp: m.values.tcp.map(round) };
-      return { id: m.id, label: m.label, unit: m.unit, raw, wsactor, tcp: median(m.values.tcp), ratio, target, pass, rounds };
+      const rounds = { raw: m.values.raw.map(round), wsactor: m.values.wsactor.map(round), tcp: m.values.tcp.map(round), floor: m.values.floor.map(round) };
+      return { id: m.id, label: m.label, unit: m.unit, raw, wsactor, tcp: median(m.values.tcp), floor: median(m.values.floor), ratio, target, pass, rounds };
     });
   }
 
   /** The table as text, one metric per line. */
   table(): string {
-    const header = ['metric', 'raw ws', 'wsactor', 'ratio', 'target', 'result', 'tcp ceiling'];
-    const lines = this.rows().map((r) => [
+    const rows = this.rows();
+    const withFloor = rows.some((r) => Number.isFinite(r.floor));
+    const header = ['metric', 'raw ws', 'wsactor', 'ratio', 'target', 'result', 'tcp ceiling', ...(withFloor ? ['ws+actor floor', 'wsactor/floor'] : [])];
+    const lines = rows.map((r) => [
       r.label,
       fmt(r.raw, r.unit),
       fmt(r.wsactor, r.unit),
@@ -81,6 +85,7 @@ export class Results {
       r.target,
       r.pass === null ? '' : r.pass ? 'pass' : 'MISS',
       Number.isFinite(r.tcp) ? fmt(r.tcp, r.unit) : '',
+      ...(withFloor ? [Number.isFinite(r.floor) ? fmt(r.floor, r.unit) : '', Number.isFinite(r.wsactor / r.floor) ? `${(r.wsactor / r.floor).toFixed(2)}x` : ''] : []),
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
     const render = (cells: string[]): string =>
@@ -93,7 +98,7 @@ export class Results {
     const head = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, ...meta };
     const round = (v: number): number | null => (Number.isFinite(v) ? Number(v.toPrecision(4)) : null);
     const metrics = this.rows().map((r) => {
-      const values = { raw: round(r.raw), wsactor: round(r.wsactor), tcp: round(r.tcp), ratio: round(r.ratio) };
+      const values = { raw: round(r.raw), wsactor: round(r.wsactor), tcp: round(r.tcp), floor: round(r.floor), ratio: round(r.ratio) };
       const line = { id: r.id, label: r.label, unit: r.unit, ...values, target: r.target || null, pass: r.pass, rounds: r.rounds };
       return `  ${JSON.stringify(line)}`;
     });

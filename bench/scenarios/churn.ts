@@ -1,6 +1,7 @@
 /**
  * Scenario 2, connection churn: connect, one 64 B message and its echo, close handshake,
  * repeated by many concurrent loops over 40 loopback source addresses per client process.
+ * A third server, raw ws with the connection actor alone, shows the actor's floor.
  */
 import { merge, percentileMs } from '../lib/hist.js';
 import { loopbackAddresses, sleep, type ChurnJob, type LoadCommands } from '../lib/protocol.js';
@@ -11,7 +12,7 @@ const METRICS: Record<'rate' | 'p50' | 'p99' | 'cpu', MetricSpec> = {
   rate: { id: 'churn.rate', label: 'churn: connections', unit: 'conn/s', target: { op: '>=', ratio: 0.85 } },
   p50: { id: 'churn.p50', label: 'churn: p50 connect..closed', unit: 'ms' },
   p99: { id: 'churn.p99', label: 'churn: p99 connect..closed', unit: 'ms' },
-  cpu: { id: 'churn.cpu', label: 'churn: server CPU per connection', unit: 'µs' },
+  cpu: { id: 'churn.cpu', label: 'churn: server CPU per connection', unit: 'µs', target: { op: '<=', ratio: 1.3 } },
 };
 
 export async function runChurn(ctx: Context): Promise<void> {
@@ -20,7 +21,8 @@ export async function runChurn(ctx: Context): Promise<void> {
   const clients = await startLoad<LoadCommands<ChurnJob>>('churn.ts', churnClients);
   try {
     for (let round = 1; round <= rounds; round++) {
-      for (const kind of roundOrder(round, ['raw', 'wsactor'] as const)) {
+      // floor: raw ws + the connection actor alone (bench/servers/raw-ws-actor.ts).
+      for (const kind of roundOrder(round, ['raw', 'wsactor', 'floor'] as const)) {
         const server = await startServer(ctx, kind, `churn-r${round}`);
         try {
           await Promise.all(

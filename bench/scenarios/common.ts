@@ -8,8 +8,8 @@ import { sleep, type ServerCommands, type ServerKind, type ServerStats } from '.
 import type { Results } from '../lib/report.js';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_FILES: Record<ServerKind, string> = { raw: 'raw-ws', wsactor: 'wsactor', tcp: 'tcp-echo' };
-export const KIND_LABEL: Record<ServerKind, string> = { raw: 'raw ws', wsactor: 'wsactor', tcp: 'tcp' };
+const SERVER_FILES: Record<ServerKind, string> = { raw: 'raw-ws', wsactor: 'wsactor', tcp: 'tcp-echo', floor: 'raw-ws-actor' };
+export const KIND_LABEL: Record<ServerKind, string> = { raw: 'raw ws', wsactor: 'wsactor', tcp: 'tcp', floor: 'ws+actor' };
 
 export interface Context {
   config: Config;

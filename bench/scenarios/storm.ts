@@ -89,7 +89,7 @@ export async function runStorm(ctx: Context): Promise<void> {
   const { rounds, stormConns, holders } = ctx.config;
   ctx.log(`reconnect storm: ${rounds} round(s), ${stormConns} clients connecting at once from ${holders} processes to a fresh server`);
   for (let round = 1; round <= rounds; round++) {
-    for (const kind of roundOrder(round, ['raw', 'wsactor'] as const)) {
+    for (const kind of roundOrder(round, ['raw', 'wsactor', 'floor'] as const)) {
       await oneRound(ctx, kind, round);
       // Let the previous server's closing connections drain from the kernel before the next storm.
       await sleep(500);

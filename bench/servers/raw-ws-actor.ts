@@ -1,0 +1,47 @@
+/**
+ * The actor floor: the raw `ws` echo server plus, for each connection, the connection actor
+ * wsactor runs for the echo app, driven through the same life (created and started as the
+ * socket upgrades, `conn.upgraded`, then `conn.close.begin` when the socket closed; the echo
+ * app has no `onHandshake`, `onOpen` or `onClose`, so each step settles at once as in wsactor).
+ * Its cost over raw `ws` is what an XState actor per connection costs in place (its work and
+ * its garbage); wsactor's cost over this server is the rest of its runtime.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { connectionMachine } from '../../src/machines/connection.js';
+import { createActorRoot, createChildActor } from '../../src/runtime/actor-root.js';
+import { serveControl } from './control.js';
+
+const root = createActorRoot(null);
+const atOnce = Object.freeze({ accept: true, open: true, close: true });
+let nextId = 1;
+
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+wss.on('connection', (ws) => {
+  const actor = createChildActor(connectionMachine, root, { clientId: nextId++, settlesAtOnce: atOnce });
+  actor.on('*', (command) => {
+    if (command.type === 'cmd.upgrade') actor.send({ type: 'conn.upgraded' });
+  });
+  actor.subscribe({ error: (error) => console.error('connection actor failed', error) });
+  actor.start();
+  ws.on('error', () => undefined);
+  ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+  ws.on('close', (code) => {
+    const cause = { kind: 'peer' as const, code, reason: '' };
+    actor.send({ type: 'conn.close.begin', cause, socketGone: true, drained: true, peerClosing: true });
+  });
+});
+await once(wss, 'listening');
+
+serveControl({
+  port: (wss.address() as AddressInfo).port,
+  clients: () => wss.clients.size,
+  broadcast: (text) => {
+    const data = Buffer.from(text);
+    for (const client of wss.clients) {
+      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: false });
+    }
+    return Promise.resolve();
+  },
+});
