@@ -16,40 +16,16 @@ import {
   type ConnectionCommand,
   type ConnectionEvent,
   type ConnectionMachine,
-  type ConnectionOutcome,
 } from '../machines/connection.js';
-import type { Websocket } from '../types.js';
-import type { HandshakeDecision } from './handshake.js';
 import { PendingHandshake, type UpgradeRequest } from './pending-handshake.js';
 import { createChildActor, stopActor } from './actor-root.js';
 import { ClientSocket } from './client-socket.js';
 import type { InboundQueue } from './inbound-queue.js';
 import { callHook, type HookOutcome } from './hooks.js';
 import { callOnData } from './on-data.js';
-import type { Endpoint } from '../endpoint/types.js';
 import type { Message } from './message.js';
-import { STATE_OF_COMMAND, type HookTiming, type LifecycleState, type LifecycleStream } from './lifecycle-events.js';
-import type { SocketHost } from './outbound.js';
-
-/** What a connection needs from its server (options, counters and shared services in SocketHost). */
-export interface ConnectionHost extends SocketHost {
-  readonly app: Websocket<unknown>;
-  /** False once the server is stopping: late handshakes get 503. */
-  isAccepting(): boolean;
-  /** Writes the 101 through `ws`, then calls `onUpgraded` (never, if the socket died). */
-  upgrade(conn: Connection, decision: HandshakeDecision | null, onUpgraded: (ws: WebSocket) => void): void;
-  /** The connection is open: visible to the Endpoint from now on. */
-  opened(conn: Connection): void;
-  /** Where transitions are reported. */
-  readonly lifecycle: LifecycleStream;
-  /** The server's Endpoint (client machines talk through it). */
-  readonly endpoint: Endpoint;
-  /** The socket is gone (`onClose` may still be to run): it no longer counts for `maxConnections`. */
-  socketGone(conn: Connection): void;
-  /** The connection reached its final state. */
-  released(conn: Connection): void;
-}
-
+import { STATE_OF_COMMAND, connectionTransition, type HookTiming, type LifecycleState, type TransitionSubject } from './lifecycle-events.js';
+import type { ConnectionHost } from './connection-host.js';
 
 /** Events the machine said it waits for (from the `awaits*` fields of its commands). */
 const AWAITS_ANSWER = 1;
@@ -130,21 +106,12 @@ export class Connection extends ClientSocket {
     const hook = this.#lastHook;
     this.#lastHook = null;
     const stream = this.host.lifecycle;
-    if (!stream.active) return;
-    const [closeCode, closeReason, outcome] =
-      command === null ? [this.close_code, this.close_reason, 'aborted' as const] : closeOf(command, this, this.#handshake?.rejectReason ?? null);
-    stream.emit({
-      kind: 'connection',
-      clientId: this.id,
-      from,
-      to,
-      at: this.host.options.clock.now(),
-      hook,
-      closeCode,
-      closeReason,
-      outcome,
-      status: outcome === 'rejected' ? (this.#handshake?.rejectStatus ?? null) : null,
-    });
+    if (stream.active) stream.emit(connectionTransition(this, from, to, this.host.options.clock.now(), hook, command));
+  }
+
+  /** The rejected handshake's status and body, for the lifecycle stream. */
+  get rejected(): TransitionSubject['rejected'] {
+    return this.#handshake;
   }
 
   /**
@@ -430,19 +397,5 @@ export class Connection extends ClientSocket {
     if (this.lifecycle === 'closed') return;
     this.#transition('closed', null);
     this.#release();
-  }
-}
-
-/** The close code, reason and outcome a command reports on the lifecycle stream. */
-function closeOf(command: ConnectionCommand, conn: Connection, rejectReason: string | null): [number | null, string | null, ConnectionOutcome | null] {
-  switch (command.type) {
-    case 'cmd.close':
-    case 'cmd.notifyClose':
-      return [command.code, command.reason, null];
-    case 'cmd.release':
-      // A rejected handshake's reason is its HTTP body ("name required", "Service Unavailable").
-      return [conn.close_code, command.outcome === 'rejected' ? rejectReason : conn.close_reason, command.outcome];
-    default:
-      return [null, null, null];
   }
 }

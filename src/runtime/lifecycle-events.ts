@@ -4,7 +4,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ConnectionState } from '../endpoint/client-info.js';
-import type { ConnectionCommand } from '../machines/connection.js';
+import type { ConnectionCommand, ConnectionOutcome } from '../machines/connection.js';
 import type { Logger } from './logger.js';
 
 /** Connection states as the stream names them: the connection machine's states that carry a command (see STATE_OF_COMMAND). */
@@ -67,6 +67,43 @@ export interface ConnectionTransition {
   /** On `closed`: how the connection ended; rejected handshakes carry their HTTP status. */
   readonly outcome: 'closed' | 'rejected' | 'aborted' | null;
   readonly status: number | null;
+}
+
+/** What a connection's transition record reads from the connection besides the command. */
+export interface TransitionSubject {
+  readonly id: number;
+  readonly close_code: number | null;
+  readonly close_reason: string;
+  /** Set once a handshake was rejected: its HTTP status and body. */
+  readonly rejected: { readonly rejectStatus: number | null; readonly rejectReason: string | null } | null;
+}
+
+/** The record of a transition `command` reported (null: aborted by a failure of the actor). */
+export function connectionTransition(
+  conn: TransitionSubject,
+  from: LifecycleState | null,
+  to: LifecycleState,
+  at: number,
+  hook: HookTiming | null,
+  command: ConnectionCommand | null,
+): ConnectionTransition {
+  const [closeCode, closeReason, outcome] = command === null ? [conn.close_code, conn.close_reason, 'aborted' as const] : closeOf(command, conn);
+  const status = outcome === 'rejected' ? (conn.rejected?.rejectStatus ?? null) : null;
+  return { kind: 'connection', clientId: conn.id, from, to, at, hook, closeCode, closeReason, outcome, status };
+}
+
+/** The close code, reason and outcome a command reports. */
+function closeOf(command: ConnectionCommand, conn: TransitionSubject): [number | null, string | null, ConnectionOutcome | null] {
+  switch (command.type) {
+    case 'cmd.close':
+    case 'cmd.notifyClose':
+      return [command.code, command.reason, null];
+    case 'cmd.release':
+      // A rejected handshake's reason is its HTTP body ("name required", "Service Unavailable").
+      return [conn.close_code, command.outcome === 'rejected' ? (conn.rejected?.rejectReason ?? null) : conn.close_reason, command.outcome];
+    default:
+      return [null, null, null];
+  }
 }
 
 export interface ServerTransition {
