@@ -12,6 +12,8 @@ export interface UpgradeRequestLike {
   method?: string | undefined;
   httpVersion: string;
   headers: IncomingHttpHeaders;
+  /** Names and values as received (Node keeps only the first of repeated `Host` headers). */
+  rawHeaders?: string[];
 }
 
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
@@ -42,11 +44,19 @@ export function parseSubprotocols(value: string | string[] | undefined): string[
   return items;
 }
 
-/** Checks an upgrade request, in the order Aerys did. */
+function hostLines(raw: string[] | undefined): number {
+  let count = 0;
+  if (raw !== undefined) for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'host') count++;
+  return count;
+}
+
+/** Checks an upgrade request, in the order Aerys did (with the Host check of RFC 9112). */
 export function checkUpgradeRequest(req: UpgradeRequestLike): HandshakeCheck {
   const { headers } = req;
   if (req.method !== 'GET') return fail(405, 'Method Not Allowed', { Allow: 'GET' });
   if (req.httpVersion !== '1.1') return fail(505, 'HTTP Version Not Supported');
+  // RFC 9112 3.2 (a server MUST answer 400); Node checks it for plain requests, not upgrades.
+  if (headers.host === undefined || hostLines(req.rawHeaders) > 1) return fail(400, 'Bad Request: exactly one Host header is required');
   const length = headers['content-length'];
   if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
     return fail(400, 'Bad Request: a WebSocket upgrade request has no body');

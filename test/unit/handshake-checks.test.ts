@@ -36,6 +36,7 @@ const CONNECTION: Failure = { status: 426, headers: { Upgrade: 'websocket' }, bo
 const KEY_BAD: Failure = { status: 400, headers: {}, body: /Sec-WebSocket-Key/ };
 const WS_VERSION: Failure = { status: 400, headers: { 'Sec-WebSocket-Version': '13' }, body: /Sec-WebSocket-Version/ };
 const PROTOCOL: Failure = { status: 400, headers: {}, body: /invalid Sec-WebSocket-Protocol/ };
+const HOST: Failure = { status: 400, headers: {}, body: /exactly one Host header/ };
 
 function expectFailure(req: UpgradeRequestLike, expected: Failure): void {
   const result = checkUpgradeRequest(req);
@@ -58,6 +59,8 @@ describe('checkUpgradeRequest', () => {
     ['HTTP/1.0', request({ httpVersion: '1.0' }), VERSION],
     ['HTTP/2.0', request({ httpVersion: '2.0' }), VERSION],
     ['HTTP/0.9', request({ httpVersion: '0.9' }), VERSION],
+    ['no Host', request({}, { host: undefined }), HOST],
+    ['two Host lines', request({ rawHeaders: ['Host', 'a.example', 'Upgrade', 'websocket', 'host', 'b.example'] }), HOST],
     ['Content-Length: 5', request({}, { 'content-length': '5' }), BODY],
     ['Transfer-Encoding: chunked', request({}, { 'transfer-encoding': 'chunked' }), BODY],
     ['Transfer-Encoding with Content-Length: 0', request({}, { 'content-length': '0', 'transfer-encoding': 'chunked' }), BODY],
@@ -92,6 +95,7 @@ describe('checkUpgradeRequest', () => {
 
   const passing: [string, UpgradeRequestLike][] = [
     ['Content-Length: 0', request({}, { 'content-length': '0' })],
+    ['one Host line among others', request({ rawHeaders: ['Host', 'a.example', 'Upgrade', 'websocket', 'X-Host', 'b'] })],
     ['Upgrade: WebSocket (case-insensitive)', request({}, { upgrade: 'WebSocket' })],
     ['Upgrade token list', request({}, { upgrade: 'foo/1, websocket' })],
     ['Connection: keep-alive, Upgrade', request({}, { connection: 'keep-alive, Upgrade' })],
