@@ -29,9 +29,20 @@ function isPlainPath(target: string): boolean {
   return target.startsWith('/') && PLAIN_PATH.test(target) && !DOT_SEGMENT.test(target);
 }
 
-/** Whether the target parses (else answer 400). */
-export function isParsableTarget(target: string | undefined): boolean {
-  return target === undefined || isPlainPath(target) || parseRequestTarget(target) !== null;
+/** The absolute form (RFC 9112 3.2.2), which a server must accept too. */
+const ABSOLUTE_FORM = /^(?:https?|wss?):\/\//i;
+
+/**
+ * Whether the target is one to serve (else answer 400): it parses, and it is the origin or
+ * absolute form without a backslash or a fragment. The URL parser reads a backslash as "/"
+ * (so "/a\..\b" would be served as "/b" while a proxy in front saw another path) and drops a
+ * fragment, which a request never has; "*" and "host:port" are forms for OPTIONS and CONNECT.
+ */
+export function isServableTarget(target: string | undefined): boolean {
+  if (target === undefined || isPlainPath(target)) return true;
+  if (target.includes('\\') || target.includes('#')) return false;
+  if (!target.startsWith('/') && !ABSOLUTE_FORM.test(target)) return false;
+  return parseRequestTarget(target) !== null;
 }
 
 /** The pathname of a target, or null when it cannot be parsed. */

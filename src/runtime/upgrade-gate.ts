@@ -11,7 +11,7 @@ import type { ResolvedOptions } from '../options.js';
 import { checkUpgradeRequest } from './handshake-checks.js';
 import { writeHttpRejection } from './handshake.js';
 import type { LifecycleStream } from './lifecycle-events.js';
-import { isParsableTarget, pathnameOf } from './request-target.js';
+import { isServableTarget, pathnameOf } from './request-target.js';
 
 const BAD_TARGET = 'Bad Request: invalid request target';
 
@@ -49,7 +49,7 @@ export class UpgradeGate {
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     res.on('error', ignoreError);
     const plain = { 'Content-Type': 'text/plain; charset=utf-8' };
-    if (!isParsableTarget(req.url)) {
+    if (!isServableTarget(req.url)) {
       res.writeHead(400, plain).end(BAD_TARGET);
       return;
     }
@@ -64,7 +64,7 @@ export class UpgradeGate {
 
   readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', ignoreError); // a reset during the handshake must not crash us
-    if (!isParsableTarget(req.url)) {
+    if (!isServableTarget(req.url)) {
       this.#refuse(req, socket, 400, BAD_TARGET);
       return;
     }

@@ -25,9 +25,9 @@ afterEach(async () => {
 const UPGRADE = 'Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n';
 
 /** Sends a raw request and returns the status line of the answer. */
-async function statusLine(port: number, target: string, upgrade = true): Promise<string> {
+async function statusLine(port: number, target: string, upgrade = true, headers = upgrade ? UPGRADE : 'Host: x\r\n'): Promise<string> {
   const socket = await rawTcp(port);
-  socket.write(`GET ${target} HTTP/1.1\r\n${upgrade ? UPGRADE : 'Host: x\r\n'}\r\n`);
+  socket.write(`GET ${target} HTTP/1.1\r\n${headers}\r\n`);
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve) => {
     socket.on('data', (chunk: Buffer) => {
@@ -84,6 +84,27 @@ describe('request-targets', () => {
     }
     const client = await connect(running.url);
     client.ws.terminate();
+  });
+
+  it('a backslash, a fragment or the asterisk form gets 400, not a normalized path (path confusion)', async () => {
+    const paths: string[] = [];
+    running = await startServer({ onHandshake: (request: HandshakeRequest) => void paths.push(request.path) }, { path: '/chat' });
+    for (const target of ['/x\\..\\chat', '/chat\\', '/chat#frag', '*']) {
+      expect(await statusLine(running.port, target)).toBe('HTTP/1.1 400 Bad Request');
+      expect(await statusLine(running.port, target, false)).toBe('HTTP/1.1 400 Bad Request');
+    }
+    expect(await statusLine(running.port, 'http://host/chat?x=1')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(paths).toEqual(['/chat']);
+  });
+
+  it('an upgrade without a Host header, or with two, gets 400 (RFC 9112 3.2)', async () => {
+    const opened: number[] = [];
+    running = await startServer({ onOpen: (id: number) => void opened.push(id) });
+    const upgrade = UPGRADE.replace('Host: x\r\n', '');
+    for (const hosts of ['', 'Host: a\r\nHost: b\r\n']) {
+      expect(await statusLine(running.port, '/', true, hosts + upgrade)).toBe('HTTP/1.1 400 Bad Request');
+    }
+    expect(opened).toEqual([]);
   });
 
   it('headers that do not finish within handshakeTimeoutMs get 408 (slowloris)', async () => {
