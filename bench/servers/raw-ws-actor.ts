@@ -6,42 +6,23 @@
  * Its cost over raw `ws` is what an XState actor per connection costs in place (its work and
  * its garbage); wsactor's cost over this server is the rest of its runtime.
  */
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
 import { connectionMachine } from '../../src/machines/connection.js';
 import { createActorRoot, createChildActor } from '../../src/runtime/actor-root.js';
-import { serveControl } from './control.js';
+import { serveRawWsEcho } from './raw-ws-echo.js';
 
 const root = createActorRoot(null);
 const atOnce = Object.freeze({ accept: true, open: true, close: true });
 let nextId = 1;
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-wss.on('connection', (ws) => {
+await serveRawWsEcho((ws) => {
   const actor = createChildActor(connectionMachine, root, { clientId: nextId++, settlesAtOnce: atOnce });
   actor.on('*', (command) => {
     if (command.type === 'cmd.upgrade') actor.send({ type: 'conn.upgraded' });
   });
   actor.subscribe({ error: (error) => console.error('connection actor failed', error) });
   actor.start();
-  ws.on('error', () => undefined);
-  ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
   ws.on('close', (code) => {
     const cause = { kind: 'peer' as const, code, reason: '' };
     actor.send({ type: 'conn.close.begin', cause, socketGone: true, drained: true, peerClosing: true });
   });
-});
-await once(wss, 'listening');
-
-serveControl({
-  port: (wss.address() as AddressInfo).port,
-  clients: () => wss.clients.size,
-  broadcast: (text) => {
-    const data = Buffer.from(text);
-    for (const client of wss.clients) {
-      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: false });
-    }
-    return Promise.resolve();
-  },
 });
