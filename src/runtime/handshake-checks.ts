@@ -17,6 +17,8 @@ export interface UpgradeRequestLike {
 }
 
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+/** RFC 9112 3.2 / RFC 3986 3.2.2: an IP literal or a reg-name (may be empty), then an optional port. */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
 function fail(status: number, body: string, headers: Record<string, string> = {}): HandshakeCheck {
   return { ok: false, status, headers, body };
@@ -57,6 +59,7 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): HandshakeCheck {
   if (req.httpVersion !== '1.1') return fail(505, 'HTTP Version Not Supported');
   // RFC 9112 3.2 (a server MUST answer 400); Node checks it for plain requests, not upgrades.
   if (headers.host === undefined || hostLines(req.rawHeaders) > 1) return fail(400, 'Bad Request: exactly one Host header is required');
+  if (!HOST_VALUE.test(headers.host)) return fail(400, 'Bad Request: invalid Host header');
   const length = headers['content-length'];
   if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
     return fail(400, 'Bad Request: a WebSocket upgrade request has no body');

@@ -24,6 +24,8 @@ export function parseRequestTarget(target: string | undefined): URL | null {
  */
 const PLAIN_PATH = /^(?:\/[A-Za-z0-9\-_~!$&'()*+,;=:@.]+)*\/?$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+/** A segment of one or two dots, at least one of them written "%2e". */
+const ENCODED_DOT_SEGMENT = /\/(?:%2e|\.%2e|%2e\.|%2e%2e)(?:\/|$)/i;
 
 function isPlainPath(target: string): boolean {
   return target.startsWith('/') && PLAIN_PATH.test(target) && !DOT_SEGMENT.test(target);
@@ -37,10 +39,12 @@ const ABSOLUTE_FORM = /^(?:https?|wss?):\/\//i;
  * absolute form without a backslash or a fragment. The URL parser reads a backslash as "/"
  * (so "/a\..\b" would be served as "/b" while a proxy in front saw another path) and drops a
  * fragment, which a request never has; "*" and "host:port" are forms for OPTIONS and CONNECT.
+ * A dot segment spelled with percent escapes ("/x/%2e%2e/chat") is refused for the same reason
+ * as a backslash: the parser resolves it, a proxy may not.
  */
 export function isServableTarget(target: string | undefined): boolean {
   if (target === undefined || isPlainPath(target)) return true;
-  if (target.includes('\\') || target.includes('#')) return false;
+  if (target.includes('\\') || target.includes('#') || ENCODED_DOT_SEGMENT.test(target.split('?', 1)[0] as string)) return false;
   if (!target.startsWith('/') && !ABSOLUTE_FORM.test(target)) return false;
   return parseRequestTarget(target) !== null;
 }

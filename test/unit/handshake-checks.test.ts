@@ -37,6 +37,7 @@ const KEY_BAD: Failure = { status: 400, headers: {}, body: /Sec-WebSocket-Key/ }
 const WS_VERSION: Failure = { status: 400, headers: { 'Sec-WebSocket-Version': '13' }, body: /Sec-WebSocket-Version/ };
 const PROTOCOL: Failure = { status: 400, headers: {}, body: /invalid Sec-WebSocket-Protocol/ };
 const HOST: Failure = { status: 400, headers: {}, body: /exactly one Host header/ };
+const HOST_BAD: Failure = { status: 400, headers: {}, body: /invalid Host header/ };
 
 function expectFailure(req: UpgradeRequestLike, expected: Failure): void {
   const result = checkUpgradeRequest(req);
@@ -61,6 +62,7 @@ describe('checkUpgradeRequest', () => {
     ['HTTP/0.9', request({ httpVersion: '0.9' }), VERSION],
     ['no Host', request({}, { host: undefined }), HOST],
     ['two Host lines', request({ rawHeaders: ['Host', 'a.example', 'Upgrade', 'websocket', 'host', 'b.example'] }), HOST],
+    ...['a, b', 'a b', 'a/b', 'a@b', 'a:x', '[::1', 'a:80:80'].map((host): [string, UpgradeRequestLike, Failure] => [`Host: ${host}`, request({}, { host }), HOST_BAD]),
     ['Content-Length: 5', request({}, { 'content-length': '5' }), BODY],
     ['Transfer-Encoding: chunked', request({}, { 'transfer-encoding': 'chunked' }), BODY],
     ['Transfer-Encoding with Content-Length: 0', request({}, { 'content-length': '0', 'transfer-encoding': 'chunked' }), BODY],
@@ -96,6 +98,7 @@ describe('checkUpgradeRequest', () => {
   const passing: [string, UpgradeRequestLike][] = [
     ['Content-Length: 0', request({}, { 'content-length': '0' })],
     ['one Host line among others', request({ rawHeaders: ['Host', 'a.example', 'Upgrade', 'websocket', 'X-Host', 'b'] })],
+    ...['', 'a', 'a:8080', '127.0.0.1:9001', '[::1]:8080', 'xn--bcher-kva.example', 'a%2eb'].map((host): [string, UpgradeRequestLike] => [`Host: "${host}"`, request({}, { host })]),
     ['Upgrade: WebSocket (case-insensitive)', request({}, { upgrade: 'WebSocket' })],
     ['Upgrade token list', request({}, { upgrade: 'foo/1, websocket' })],
     ['Connection: keep-alive, Upgrade', request({}, { connection: 'keep-alive, Upgrade' })],

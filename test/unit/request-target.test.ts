@@ -20,6 +20,9 @@ describe('request targets: the plain-path shortcut', () => {
         if (isServableTarget(t)) {
           expect(parsed).not.toBeNull();
           expect(t).not.toMatch(/[\\#]/);
+          // Without a literal dot, no segment is resolved away (not even "%2e%2e").
+          const path = t.split('?', 1)[0] as string;
+          if (t.startsWith('/') && !path.includes('.')) expect(parsed?.pathname.split('/').length).toBe(path.split('/').length);
         }
         // A path the parser keeps as sent, character for character, is served.
         if (/^\/[A-Za-z0-9\-_~!$&'()*+,;=:@./]*$/.test(t) && parsed?.pathname === t) expect(isServableTarget(t)).toBe(true);
@@ -39,11 +42,11 @@ describe('request targets: the plain-path shortcut', () => {
     expect(isServableTarget(undefined)).toBe(true);
   });
 
-  it.each(['/a\\..\\chat', '/chat\\', '/chat#frag', '/chat?x=1#f', '*', 'chat', 'foo:bar', 'example.com:443', 'mailto:x@y'])('refuses %s (400)', (t) => {
+  it.each(['/a\\..\\chat', '/chat\\', '/chat#frag', '/chat?x=1#f', '*', 'chat', 'foo:bar', 'example.com:443', 'mailto:x@y', '/x/%2e%2e/chat', '/x/%2E./chat', '/x/.%2e', '/%2e/chat'])('refuses %s (400)', (t) => {
     expect(isServableTarget(t)).toBe(false);
   });
 
-  it.each(['/', '/chat', '/chat/', '/chat?x=1&y=%7B%7D', '/a/../chat', '/%C3%A4', '//chat', 'http://host/chat', 'HTTPS://host:8443/chat?x=1', 'ws://host/chat'])('serves %s', (t) => {
+  it.each(['/', '/chat', '/chat/', '/chat?x=1&y=%7B%7D', '/a/../chat', '/%C3%A4', '//chat', 'http://host/chat', 'HTTPS://host:8443/chat?x=1', 'ws://host/chat', '/x/%2e%2e%2e', '/a%2eb', '/p?x=/%2e%2e/'])('serves %s', (t) => {
     expect(isServableTarget(t)).toBe(true);
   });
 });
