@@ -24,7 +24,7 @@ import { answerClientError, type HandshakeDecision } from './handshake.js';
 import { callHook } from './hooks.js';
 import { LifecycleStream } from './lifecycle-events.js';
 import { ServerStats } from './stats.js';
-import { stopDeadline, warnIfStartHangs } from './stop-deadline.js';
+import { awaitsStopHint, stopDeadline, warnIfStartHangs } from './stop-deadline.js';
 import { attachRoute } from './upgrade-router.js';
 import { UpgradeGate } from './upgrade-gate.js';
 import { ServerServices } from './services.js';
@@ -286,7 +286,7 @@ export class WsActorServer<H = unknown> {
     if (!(await (deadline.passed === null ? onStop : Promise.race([onStop, deadline.passed])))) {
       logger.warn(
         `stop(): onStop did not settle within stopTimeoutMs (${stopTimeoutMs} ms); the clients are closed and cut without waiting for it. ` +
-          'If onStop awaits server.stop(), it waits for itself: call it without await (void server.stop()).',
+          awaitsStopHint('onStop'),
       );
     }
     for (const conn of this.#open.values()) conn.beginClose({ kind: 'server-stop' });
@@ -329,7 +329,7 @@ export class WsActorServer<H = unknown> {
     const detail = [...waiting].map(([hook, ids]) => `${ids.length} waiting for ${hook} (clients ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''})`);
     // Only a hook that runs for an open client can be one that awaits stop() (waiting for itself).
     const hint = waiting.has('onData') || waiting.has('onOpen') || waiting.has('onClose')
-      ? ' If one of these hooks awaits server.stop(), it waits for itself: call it without await (void server.stop()).'
+      ? ` ${awaitsStopHint('one of these hooks')}`
       : '';
     logger.warn(`stop(): stopTimeoutMs (${stopTimeoutMs} ms) passed with ${this.stats.stopCut} clients still live; cut them off: ${detail.join('; ')}.${hint}`);
   }

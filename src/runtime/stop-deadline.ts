@@ -19,6 +19,11 @@ export function stopDeadline(clock: Clock, ms: number | null): StopDeadline {
   return { passed, clear: () => clock.clearTimeout(timer) };
 }
 
+/** The hint of every stop warning: a hook that awaits `server.stop()` waits for itself. */
+export function awaitsStopHint(hook: string): string {
+  return `If ${hook} awaits server.stop(), it waits for itself: call it without await (void server.stop()).`;
+}
+
 /**
  * A stop waits for a running start; an `onStart` that awaits `server.stop()` waits for itself
  * with no end. Says so once `ms` passed instead of hanging silently.
@@ -27,8 +32,7 @@ export function warnIfStartHangs(started: Promise<unknown>, clock: Clock, ms: nu
   if (ms === null) return;
   const timer = clock.setTimeout(() => {
     logger.warn(
-      `stop(): start() has not finished within stopTimeoutMs (${ms} ms) and stop() waits for it (onStart has not settled). ` +
-        'If onStart awaits server.stop(), it waits for itself: call it without await (void server.stop()).',
+      `stop(): start() has not finished within stopTimeoutMs (${ms} ms) and stop() waits for it (onStart has not settled). ` + awaitsStopHint('onStart'),
     );
   }, ms);
   const clear = (): void => clock.clearTimeout(timer);
