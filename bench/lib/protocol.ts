@@ -70,7 +70,6 @@ export interface Sample {
   hist: string;
 }
 
-
 export interface EchoJob {
   kind: 'ws' | 'tcp';
   port: number;

@@ -67,7 +67,6 @@ export async function startChatServer({ port, host, app = new ChatApp(), observe
     await log?.close();
   };
 
-
   // Listen first, so a busy port fails before the app ever starts (and no onStop runs).
   try {
     await listenHttp(http, port, host);

@@ -39,7 +39,6 @@ export interface RunnerHost {
   machineIdle(): void;
 }
 
-
 export class ClientMachineRunner {
   #actor: Actor<AnyStateMachine> | null = null;
   #subscription: Subscription | null = null;

@@ -1,4 +1,4 @@
-/** What a Connection needs from its server (the server implements it; see server.ts). */
+/** The ConnectionHost interface (the server implements it; see server.ts). */
 import type { WebSocket } from 'ws';
 import type { Endpoint } from '../endpoint/types.js';
 import type { Websocket } from '../types.js';

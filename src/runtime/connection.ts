@@ -67,7 +67,6 @@ export class Connection extends ClientSocket {
     this.#wake(false);
   }
 
-
   /**
    * Creates (or re-creates) the actor. An idle open connection keeps no actor, only the fact
    * that it is in `open.ready`, whose context is always the initial one (the way idle Erlang

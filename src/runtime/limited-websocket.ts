@@ -11,7 +11,6 @@ import { WebSocket } from 'ws';
 import { clipCloseReason, FRAME_TOO_LARGE, TOO_BIG_ERROR_CODES } from '../close-codes.js';
 import { receiverOf, type ReceiverInternals, type SocketInternals, type WriteCallback } from './ws-internals.js';
 
-
 /** Takes the events of one `ws` socket directly, instead of listeners. */
 export interface WsEventSink {
   /** Returns false for events it does not handle (they go to listeners, if any). */

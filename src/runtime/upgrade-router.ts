@@ -37,7 +37,6 @@ export interface UpgradeSource {
 
 type CountedSocket = Duplex & { bytesWritten?: number };
 
-
 class UpgradeRouter {
   readonly routes = new Set<UpgradeRoute>();
 
